@@ -1,0 +1,40 @@
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.plumbing import build_basic_type
+from drf_spectacular.types import OpenApiTypes
+from rest_framework import serializers
+
+
+class NestedRelatedField(serializers.PrimaryKeyRelatedField):
+    """A foreign key written as the related object's id and read as a brief nested object.
+
+    Clients send ``"source": 3`` and get back ``"source": {"id": 3, "name": ..., ...}``, so a
+    list response needs no follow-up requests.
+    """
+
+    def __init__(self, nested_serializer, **kwargs):
+        self.nested_serializer = nested_serializer
+        super().__init__(**kwargs)
+
+    def use_pk_only_optimization(self):
+        return False
+
+    def to_representation(self, value):
+        return self.nested_serializer(value, context=self.context).data
+
+    def get_choices(self, cutoff=None):
+        # The browsable API keys its <select> options by representation, which must be hashable.
+        queryset = self.get_queryset()
+        if queryset is None:
+            return {}
+        if cutoff is not None:
+            queryset = queryset[:cutoff]
+        return {item.pk: self.display_value(item) for item in queryset}
+
+
+class NestedRelatedFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = NestedRelatedField
+
+    def map_serializer_field(self, auto_schema, direction):
+        if direction == "request":
+            return build_basic_type(OpenApiTypes.INT)
+        return auto_schema.resolve_serializer(self.target.nested_serializer, direction).ref

@@ -1,0 +1,259 @@
+import copy
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from rest_framework import serializers
+from rest_framework.settings import api_settings
+
+from ..models import CasualtyReport, Citation, Event, EventUnit, Source, Unit
+from .fields import NestedRelatedField
+
+TIMESTAMP_FIELDS = ("created_at", "updated_at")
+
+
+# Brief representations, nested inside other resources.
+
+
+class SourceBriefSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:source-detail")
+
+    class Meta:
+        model = Source
+        fields = ("id", "url", "name", "slug", "kind", "country", "reliability")
+
+
+class UnitBriefSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:unit-detail")
+
+    class Meta:
+        model = Unit
+        fields = ("id", "url", "name", "country", "echelon")
+
+
+class EventBriefSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:event-detail")
+
+    class Meta:
+        model = Event
+        fields = ("id", "url", "title", "type", "start_date", "end_date")
+
+
+# Base classes.
+
+
+class ValidatedModelSerializer(serializers.ModelSerializer):
+    """Runs the model's ``clean()`` so the API enforces the same rules as the admin.
+
+    Errors come back keyed by field (``{"high": ["The figure high (10) is less than ..."]}``),
+    before the database's check constraints would have to refuse the row.
+    """
+
+    nested_fields = ()
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        instance = copy.copy(self.instance) if self.instance is not None else self.Meta.model()
+        for name, value in attrs.items():
+            if name not in self.nested_fields:
+                setattr(instance, name, value)
+        try:
+            instance.clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(
+                {
+                    (api_settings.NON_FIELD_ERRORS_KEY if name == "__all__" else name): messages
+                    for name, messages in exc.message_dict.items()
+                }
+            ) from exc
+        return attrs
+
+
+class NestedWriteSerializer(ValidatedModelSerializer):
+    """Writes inline children (citations, units) together with their parent, in one transaction.
+
+    A list sent for a child relation replaces the stored one: items carrying the ``id`` of an
+    existing child update it, items without an ``id`` are created, and stored children that
+    the list leaves out are deleted. Leaving the field out of a request keeps the children.
+    """
+
+    # field name -> (related manager name on the parent, foreign key name on the child)
+    nested_fields = {}
+
+    def _pop_nested(self, validated_data):
+        return {name: validated_data.pop(name) for name in list(self.nested_fields) if name in validated_data}
+
+    def _write_nested(self, instance, nested):
+        for name, items in nested.items():
+            related_name, parent_field = self.nested_fields[name]
+            manager = getattr(instance, related_name)
+            existing = {child.pk: child for child in manager.all()}
+            keep = set()
+            for item in items:
+                item = dict(item)
+                child = existing.get(item.pop("id", None))
+                if child is None:
+                    child = manager.model(**{parent_field: instance})
+                for attr, value in item.items():
+                    setattr(child, attr, value)
+                child.save()
+                keep.add(child.pk)
+            manager.filter(pk__in=set(existing) - keep).delete()
+
+    def create(self, validated_data):
+        nested = self._pop_nested(validated_data)
+        with transaction.atomic():
+            instance = super().create(validated_data)
+            self._write_nested(instance, nested)
+        return instance
+
+    def update(self, instance, validated_data):
+        nested = self._pop_nested(validated_data)
+        with transaction.atomic():
+            instance = super().update(instance, validated_data)
+            self._write_nested(instance, nested)
+        return instance
+
+    def validate_nested_ids(self, name, items):
+        """An ``id`` in an inline list must be one of this record's own children."""
+        if self.instance is None:
+            own = set()
+        else:
+            related_name, _ = self.nested_fields[name]
+            own = set(getattr(self.instance, related_name).values_list("pk", flat=True))
+        for item in items:
+            if "id" in item and item["id"] not in own:
+                raise serializers.ValidationError(
+                    f"Item id {item['id']} is not one of this record's {name}; leave out the id to add a new one."
+                )
+        return items
+
+
+# Inline children.
+
+
+class CitationSerializer(serializers.ModelSerializer):
+    id = serializers.IntegerField(
+        required=False, help_text="Id of an existing citation to update; leave out to add a new citation."
+    )
+    source = NestedRelatedField(SourceBriefSerializer, queryset=Source.objects.all(), help_text="Id of the source cited.")
+
+    class Meta:
+        model = Citation
+        fields = ("id", "source", "role", "url", "title", "published_date", "accessed_date", "archive_url", "quote")
+
+
+class EventUnitSerializer(serializers.ModelSerializer):
+    id = serializers.IntegerField(
+        required=False, help_text="Id of an existing unit link to update; leave out to add a new one."
+    )
+    unit = NestedRelatedField(UnitBriefSerializer, queryset=Unit.objects.all(), help_text="Id of the unit involved.")
+
+    class Meta:
+        model = EventUnit
+        fields = ("id", "unit", "role")
+
+
+# Resources.
+
+
+class SourceSerializer(ValidatedModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:source-detail")
+    citation_count = serializers.IntegerField(read_only=True, default=0, help_text="Number of citations of this source.")
+
+    class Meta:
+        model = Source
+        fields = (
+            "id", "url", "name", "slug", "kind", "country", "homepage", "description", "reliability",
+            "citation_count", *TIMESTAMP_FIELDS,
+        )
+
+
+class UnitSerializer(ValidatedModelSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:unit-detail")
+    aliases = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, help_text="Other names the unit is known by."
+    )
+    parent = NestedRelatedField(
+        UnitBriefSerializer,
+        queryset=Unit.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Id of the formation this unit belongs to.",
+    )
+
+    class Meta:
+        model = Unit
+        fields = (
+            "id", "url", "name", "aliases", "country", "echelon", "branch", "parent",
+            "strength_low", "strength_best", "strength_high", "status", "description", *TIMESTAMP_FIELDS,
+        )
+
+
+class EventSerializer(NestedWriteSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:event-detail")
+    end_date = serializers.DateField(
+        required=False, help_text="Last day of the interval; defaults to the start date for a single day."
+    )
+    units = EventUnitSerializer(
+        source="event_units", many=True, required=False, help_text="Units involved, each with its role."
+    )
+    citations = CitationSerializer(many=True, required=False, help_text="Sources for the event, each with its role.")
+
+    nested_fields = {"event_units": ("event_units", "event"), "citations": ("citations", "event")}
+
+    class Meta:
+        model = Event
+        fields = (
+            "id", "url", "title", "description", "type", "start_date", "end_date", "date_precision", "date_text",
+            "expected", "place_name", "admin1", "country", "latitude", "longitude", "location_precision",
+            "personnel_low", "personnel_best", "personnel_high", "units", "citations", *TIMESTAMP_FIELDS,
+        )
+
+    def validate_units(self, items):
+        seen = set()
+        for item in items:
+            key = (item["unit"].pk, item.get("role", EventUnit._meta.get_field("role").default))
+            if key in seen:
+                raise serializers.ValidationError(f"Unit {key[0]} is listed twice with the role {key[1]!r}.")
+            seen.add(key)
+        return self.validate_nested_ids("event_units", items)
+
+    def validate_citations(self, items):
+        return self.validate_nested_ids("citations", items)
+
+    def validate(self, attrs):
+        if "end_date" not in attrs and "start_date" in attrs and self.instance is None:
+            attrs["end_date"] = attrs["start_date"]
+        return super().validate(attrs)
+
+
+class CasualtyReportSerializer(NestedWriteSerializer):
+    url = serializers.HyperlinkedIdentityField(view_name="api:casualtyreport-detail")
+    unit = NestedRelatedField(
+        UnitBriefSerializer,
+        queryset=Unit.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Id of the unit that suffered the losses.",
+    )
+    event = NestedRelatedField(
+        EventBriefSerializer,
+        queryset=Event.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Id of the event the figure covers.",
+    )
+    citations = CitationSerializer(many=True, required=False, help_text="Sources for the claim, each with its role.")
+
+    nested_fields = {"citations": ("citations", "casualty_report")}
+
+    class Meta:
+        model = CasualtyReport
+        fields = (
+            "id", "url", "country", "unit", "event", "category", "low", "best", "high", "kind", "as_of_date",
+            "period_start", "horizon_date", "date_precision", "date_text", "credibility", "description",
+            "citations", *TIMESTAMP_FIELDS,
+        )
+
+    def validate_citations(self, items):
+        return self.validate_nested_ids("citations", items)

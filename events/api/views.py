@@ -1,0 +1,35 @@
+from django.db.models import Count, Prefetch
+from rest_framework.viewsets import ModelViewSet
+
+from .. import filtersets
+from ..models import CasualtyReport, Citation, Event, EventUnit, Source, Unit
+from . import serializers
+
+# Citations are always shown with their source, so fetch both in one query per page.
+CITATIONS = Prefetch("citations", queryset=Citation.objects.select_related("source"))
+
+
+class SourceViewSet(ModelViewSet):
+    queryset = Source.objects.annotate(citation_count=Count("citations"))
+    serializer_class = serializers.SourceSerializer
+    filterset_class = filtersets.SourceFilterSet
+
+
+class UnitViewSet(ModelViewSet):
+    queryset = Unit.objects.select_related("parent")
+    serializer_class = serializers.UnitSerializer
+    filterset_class = filtersets.UnitFilterSet
+
+
+class EventViewSet(ModelViewSet):
+    queryset = Event.objects.prefetch_related(
+        Prefetch("event_units", queryset=EventUnit.objects.select_related("unit")), CITATIONS
+    )
+    serializer_class = serializers.EventSerializer
+    filterset_class = filtersets.EventFilterSet
+
+
+class CasualtyReportViewSet(ModelViewSet):
+    queryset = CasualtyReport.objects.select_related("unit", "event").prefetch_related(CITATIONS)
+    serializer_class = serializers.CasualtyReportSerializer
+    filterset_class = filtersets.CasualtyReportFilterSet

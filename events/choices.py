@@ -1,0 +1,121 @@
+"""Controlled vocabularies shared by the models, the API and the admin."""
+from django.db import models
+
+
+class SourceKind(models.TextChoices):
+    GOVERNMENT = "government", "Government"
+    MILITARY = "military", "Military"
+    INTELLIGENCE = "intelligence", "Intelligence agency"
+    OFFICIAL = "official", "Official person"
+    MEDIA = "media", "Media outlet"
+    THINK_TANK = "think_tank", "Think tank"
+    NGO = "ngo", "NGO"
+    SOCIAL_MEDIA = "social_media", "Social media"
+    OTHER = "other", "Other"
+
+
+class Reliability(models.TextChoices):
+    """NATO Admiralty scale for the reliability of a source."""
+
+    A = "A", "A: completely reliable"
+    B = "B", "B: usually reliable"
+    C = "C", "C: fairly reliable"
+    D = "D", "D: not usually reliable"
+    E = "E", "E: unreliable"
+    F = "F", "F: reliability cannot be judged"
+
+
+class Credibility(models.IntegerChoices):
+    """NATO Admiralty scale for the credibility of a piece of information."""
+
+    CONFIRMED = 1, "1: confirmed by other sources"
+    PROBABLY_TRUE = 2, "2: probably true"
+    POSSIBLY_TRUE = 3, "3: possibly true"
+    DOUBTFUL = 4, "4: doubtful"
+    IMPROBABLE = 5, "5: improbable"
+    CANNOT_BE_JUDGED = 6, "6: truth cannot be judged"
+
+
+class Echelon(models.TextChoices):
+    CONTINGENT = "contingent", "Contingent"
+    ARMY = "army", "Army"
+    CORPS = "corps", "Corps"
+    DIVISION = "division", "Division"
+    BRIGADE = "brigade", "Brigade"
+    REGIMENT = "regiment", "Regiment"
+    BATTALION = "battalion", "Battalion"
+    COMPANY = "company", "Company"
+    OTHER = "other", "Other"
+
+
+class UnitStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    DEPLOYED = "deployed", "Deployed"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    DESTROYED = "destroyed", "Destroyed"
+    DISBANDED = "disbanded", "Disbanded"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class EventType(models.TextChoices):
+    DEPLOYMENT = "deployment", "Deployment"
+    WITHDRAWAL = "withdrawal", "Withdrawal"
+    COMBAT = "combat", "Combat"
+    STRIKE = "strike", "Strike"
+    CAPTURE = "capture", "Capture"
+    STATEMENT = "statement", "Statement"
+    TRAINING = "training", "Training"
+    OTHER = "other", "Other"
+
+
+class DatePrecision(models.TextChoices):
+    """How exactly a date or interval is known ("mid-January" is approximate)."""
+
+    DAY = "day", "Day"
+    WEEK = "week", "Week"
+    MONTH = "month", "Month"
+    YEAR = "year", "Year"
+    APPROXIMATE = "approximate", "Approximate"
+
+
+class LocationPrecision(models.TextChoices):
+    """How exactly the coordinates locate the place (after UCDP's where_prec)."""
+
+    EXACT = "exact", "Exact location"
+    NEAR = "near", "Within about 25 km"
+    ADMIN2 = "admin2", "Second-order administrative unit"
+    ADMIN1 = "admin1", "First-order administrative unit"
+    REGION = "region", "Larger than a first-order unit"
+    COUNTRY = "country", "Country"
+    INTERNATIONAL = "international", "International waters or airspace"
+
+
+class UnitRole(models.TextChoices):
+    PARTICIPANT = "participant", "Participant"
+    ATTACKER = "attacker", "Attacker"
+    TARGET = "target", "Target"
+    AFFECTED = "affected", "Affected"
+    OTHER = "other", "Other"
+
+
+class CasualtyCategory(models.TextChoices):
+    KILLED = "killed", "Killed"
+    WOUNDED = "wounded", "Wounded"
+    CAPTURED = "captured", "Captured"
+    MISSING = "missing", "Missing"
+    CASUALTIES = "casualties", "Casualties (killed and wounded)"
+    UNSPECIFIED = "unspecified", "Mixed or unspecified losses"
+
+
+class FigureKind(models.TextChoices):
+    COUNT = "count", "Count"
+    ESTIMATE = "estimate", "Estimate"
+    PROJECTION = "projection", "Projection"
+    DENIAL = "denial", "Denial"
+
+
+class CitationRole(models.TextChoices):
+    CLAIMED_BY = "claimed_by", "Claimed by"
+    REPORTED_BY = "reported_by", "Reported by"
+    CONFIRMED_BY = "confirmed_by", "Confirmed by"
+    DISPUTED_BY = "disputed_by", "Disputed by"

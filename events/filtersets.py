@@ -1,0 +1,263 @@
+"""FilterSets for the API lists; every parameter appears in the OpenAPI schema with its type."""
+from functools import reduce
+from operator import or_
+
+import django_filters as filters
+from django import forms
+from django.db.models import Exists, OuterRef, Q
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+
+from . import choices
+from .models import CasualtyReport, Citation, Event, EventUnit, Source, Unit
+from .selectors import unit_subtree_ids
+
+CHOICE_LOOKUPS = ["exact", "in"]
+RANGE_LOOKUPS = ["exact", "gte", "lte"]
+
+
+class BBoxField(forms.Field):
+    """``min_lon,min_lat,max_lon,max_lat`` in WGS 84 degrees, as in GeoJSON and OGC APIs."""
+
+    default_error_messages = {
+        "invalid": "Expected four numbers min_lon,min_lat,max_lon,max_lat; got %(value)r.",
+        "range": "Longitudes must lie in [-180, 180] and latitudes in [-90, 90].",
+        "order": "The minimum must not exceed the maximum (min_lon,min_lat,max_lon,max_lat).",
+    }
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        try:
+            min_lon, min_lat, max_lon, max_lat = (float(part) for part in value.split(","))
+        except ValueError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid", params={"value": value})
+        if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180 and -90 <= min_lat <= 90 and -90 <= max_lat <= 90):
+            raise forms.ValidationError(self.error_messages["range"], code="range")
+        if min_lon > max_lon or min_lat > max_lat:
+            raise forms.ValidationError(self.error_messages["order"], code="order")
+        return min_lon, min_lat, max_lon, max_lat
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class BBoxFilter(filters.Filter):
+    field_class = BBoxField
+
+    def filter(self, qs, value):
+        if value is None:
+            return qs
+        min_lon, min_lat, max_lon, max_lat = value
+        return qs.filter(
+            longitude__gte=min_lon, longitude__lte=max_lon, latitude__gte=min_lat, latitude__lte=max_lat
+        )
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class RecordIdFilter(filters.ModelChoiceFilter):
+    """Takes a record's id; an id that does not exist is a 400, not an empty list."""
+
+
+class ChoiceInFilter(filters.BaseInFilter, filters.ChoiceFilter):
+    """A comma list of choices, each checked: ``?type__in=strike,combat``."""
+
+
+class BaseFilterSet(filters.FilterSet):
+    """Adds ``q``, a case-insensitive search over ``search_fields``, and checked choice lists."""
+
+    search_fields = ()
+
+    @classmethod
+    def filter_for_lookup(cls, field, lookup_type):
+        if lookup_type == "in" and getattr(field, "choices", None):
+            return ChoiceInFilter, {"choices": field.choices}
+        return super().filter_for_lookup(field, lookup_type)
+
+    q = filters.CharFilter(method="search", label="Search", help_text="Case-insensitive text search.")
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(self.search_condition(value))
+
+    def search_condition(self, value):
+        return reduce(or_, (Q(**{f"{field}__icontains": value}) for field in self.search_fields))
+
+
+def cited(subject_field, **conditions):
+    """``Exists`` over the citations of the row being filtered, so no join duplicates rows."""
+    return Exists(Citation.objects.filter(**{subject_field: OuterRef("pk")}, **conditions))
+
+
+class SourceFilterSet(BaseFilterSet):
+    search_fields = ("name", "slug", "description")
+
+    min_reliability = filters.ChoiceFilter(
+        field_name="reliability",
+        lookup_expr="lte",
+        choices=choices.Reliability.choices,
+        label="Minimum reliability",
+        help_text="Sources at least this reliable: B gives A and B.",
+    )
+    ordering = filters.OrderingFilter(fields=("name", "slug", "kind", "country", "reliability", "created_at", "updated_at"))
+
+    class Meta:
+        model = Source
+        fields = {"kind": CHOICE_LOOKUPS, "country": CHOICE_LOOKUPS, "reliability": CHOICE_LOOKUPS, "slug": ["exact"]}
+
+
+class UnitFilterSet(BaseFilterSet):
+    search_fields = ("name", "aliases", "branch", "description")
+
+    within = RecordIdFilter(
+        queryset=Unit.objects.all(),
+        method="filter_within",
+        label="Within unit",
+        help_text="A unit and all the units under it, at any depth.",
+    )
+    ordering = filters.OrderingFilter(
+        fields=("name", "country", "echelon", "status", "strength_best", "created_at", "updated_at")
+    )
+
+    class Meta:
+        model = Unit
+        fields = {
+            "country": CHOICE_LOOKUPS,
+            "echelon": CHOICE_LOOKUPS,
+            "status": CHOICE_LOOKUPS,
+            "parent": ["exact", "isnull"],
+            "branch": ["exact"],
+        }
+
+    def filter_within(self, queryset, name, unit):
+        return queryset.filter(pk__in=unit_subtree_ids(unit.pk))
+
+
+class CitedFilterSet(BaseFilterSet):
+    """Filters on who cited a record: ``source`` and ``citation_role`` combine on one citation."""
+
+    citation_subject = None
+
+    source = RecordIdFilter(
+        queryset=Source.objects.all(),
+        method="filter_citations",
+        help_text="Records citing this source (any role, or the role given by citation_role).",
+    )
+    citation_role = filters.ChoiceFilter(
+        choices=choices.CitationRole.choices,
+        method="filter_citations",
+        help_text="Records with a citation in this role (by the source given, if any).",
+    )
+    min_reliability = filters.ChoiceFilter(
+        choices=choices.Reliability.choices,
+        method="filter_min_reliability",
+        label="Minimum source reliability",
+        help_text="Records cited by at least one source this reliable or better: B gives sources rated A or B.",
+    )
+
+    def filter_citations(self, queryset, name, value):
+        # Applied once, in filter_queryset, so that source and role refer to the same citation.
+        return queryset
+
+    def filter_min_reliability(self, queryset, name, value):
+        return queryset.filter(cited(self.citation_subject, source__reliability__lte=value))
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        conditions = {}
+        if self.form.cleaned_data.get("source"):
+            conditions["source"] = self.form.cleaned_data["source"]
+        if self.form.cleaned_data.get("citation_role"):
+            conditions["role"] = self.form.cleaned_data["citation_role"]
+        if conditions:
+            queryset = queryset.filter(cited(self.citation_subject, **conditions))
+        return queryset
+
+    def search_condition(self, value):
+        return super().search_condition(value) | Q(cited(self.citation_subject, quote__icontains=value))
+
+
+class EventFilterSet(CitedFilterSet):
+    citation_subject = "event"
+    search_fields = ("title", "description", "place_name", "admin1", "date_text")
+
+    date_from = filters.DateFilter(
+        field_name="end_date",
+        lookup_expr="gte",
+        label="Window start",
+        help_text="With date_to: events whose interval overlaps the window (ends on or after this date).",
+    )
+    date_to = filters.DateFilter(
+        field_name="start_date",
+        lookup_expr="lte",
+        label="Window end",
+        help_text="With date_from: events whose interval overlaps the window (starts on or before this date).",
+    )
+    unit = RecordIdFilter(
+        queryset=Unit.objects.all(),
+        method="filter_unit",
+        help_text="Events involving this unit or any unit under it.",
+    )
+    bbox = BBoxFilter(
+        label="Bounding box", help_text="min_lon,min_lat,max_lon,max_lat: events with coordinates inside the box."
+    )
+    has_coordinates = filters.BooleanFilter(
+        field_name="latitude", lookup_expr="isnull", exclude=True, help_text="Whether the event has coordinates."
+    )
+    ordering = filters.OrderingFilter(
+        fields=("start_date", "end_date", "title", "type", "country", "created_at", "updated_at")
+    )
+
+    class Meta:
+        model = Event
+        fields = {
+            "type": CHOICE_LOOKUPS,
+            "country": CHOICE_LOOKUPS,
+            "admin1": ["exact", "icontains"],
+            "start_date": RANGE_LOOKUPS,
+            "end_date": RANGE_LOOKUPS,
+            "date_precision": CHOICE_LOOKUPS,
+            "location_precision": CHOICE_LOOKUPS,
+            "expected": ["exact"],
+        }
+
+    def filter_unit(self, queryset, name, unit):
+        return queryset.filter(
+            Exists(EventUnit.objects.filter(event=OuterRef("pk"), unit_id__in=unit_subtree_ids(unit.pk)))
+        )
+
+
+class CasualtyReportFilterSet(CitedFilterSet):
+    citation_subject = "casualty_report"
+    search_fields = ("description", "date_text", "unit__name", "event__title")
+
+    unit = RecordIdFilter(
+        queryset=Unit.objects.all(), method="filter_unit", help_text="Reports on this unit or any unit under it."
+    )
+    claimed_by = RecordIdFilter(
+        queryset=Source.objects.all(), method="filter_claimed_by", help_text="Reports claimed by this source."
+    )
+    ordering = filters.OrderingFilter(
+        fields=("as_of_date", "low", "best", "high", "credibility", "category", "kind", "country", "created_at", "updated_at")
+    )
+
+    class Meta:
+        model = CasualtyReport
+        fields = {
+            "country": CHOICE_LOOKUPS,
+            "event": ["exact", "isnull"],
+            "category": CHOICE_LOOKUPS,
+            "kind": CHOICE_LOOKUPS,
+            "as_of_date": RANGE_LOOKUPS,
+            "horizon_date": RANGE_LOOKUPS,
+            "low": RANGE_LOOKUPS,
+            "best": RANGE_LOOKUPS,
+            "high": RANGE_LOOKUPS,
+            "credibility": ["exact", "lte"],
+        }
+
+    def filter_unit(self, queryset, name, unit):
+        return queryset.filter(unit_id__in=unit_subtree_ids(unit.pk))
+
+    def filter_claimed_by(self, queryset, name, source):
+        return queryset.filter(cited(self.citation_subject, source=source, role=choices.CitationRole.CLAIMED_BY))

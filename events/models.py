@@ -1,0 +1,417 @@
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+from django_countries.fields import CountryField
+
+from . import choices
+
+
+def range_constraints(model_name, prefix, what):
+    """CheckConstraints that keep ``<prefix>_low <= <prefix>_best <= <prefix>_high``.
+
+    Each bound is optional, so every comparison holds when either side is NULL.
+    """
+    low, best, high = (f"{prefix}{bound}" for bound in ("low", "best", "high"))
+    pairs = ((low, best), (best, high), (low, high))
+    return [
+        models.CheckConstraint(
+            condition=Q(**{f"{a}__isnull": True}) | Q(**{f"{b}__isnull": True}) | Q(**{f"{a}__lte": F(b)}),
+            name=f"{model_name}_{a}_lte_{b}",
+            violation_error_message=f"The {what} {a.removeprefix(prefix)} must not exceed its {b.removeprefix(prefix)}.",
+        )
+        for a, b in pairs
+    ]
+
+
+def validate_range(obj, prefix, what):
+    """Field-keyed errors for a low/best/high triple, mirroring ``range_constraints``."""
+    low, best, high = (getattr(obj, f"{prefix}{bound}") for bound in ("low", "best", "high"))
+    errors = {}
+    if best is not None and low is not None and low > best:
+        errors[f"{prefix}low"] = f"The {what} low ({low}) is greater than its best ({best})."
+    if best is not None and high is not None and best > high:
+        errors[f"{prefix}high"] = f"The {what} high ({high}) is less than its best ({best})."
+    if low is not None and high is not None and low > high:
+        errors.setdefault(f"{prefix}high", f"The {what} high ({high}) is less than its low ({low}).")
+    return errors
+
+
+class TimestampedModel(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True, help_text="When this record was created.")
+    updated_at = models.DateTimeField(auto_now=True, db_index=True, help_text="When this record was last changed.")
+
+    class Meta:
+        abstract = True
+
+
+class Source(TimestampedModel):
+    """Who originates or publishes information: a ministry, a newspaper, a think tank."""
+
+    name = models.CharField(max_length=200, help_text="Full name, e.g. “National Intelligence Service”.")
+    slug = models.SlugField(max_length=100, unique=True, help_text="Short stable identifier used in URLs and exports.")
+    kind = models.CharField(
+        max_length=20, choices=choices.SourceKind.choices, db_index=True, help_text="What kind of source this is."
+    )
+    country = CountryField(
+        blank=True, db_index=True, help_text="ISO 3166-1 alpha-2 code of the country the source belongs to."
+    )
+    homepage = models.URLField(blank=True, help_text="Home page of the source.")
+    description = models.TextField(blank=True, help_text="Who the source is and anything that bears on its reliability.")
+    reliability = models.CharField(
+        max_length=1,
+        choices=choices.Reliability.choices,
+        default=choices.Reliability.F,
+        db_index=True,
+        help_text="Reliability on the NATO Admiralty scale, A (completely reliable) to F (cannot be judged).",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reliability__in=choices.Reliability.values),
+                name="source_reliability_valid",
+                violation_error_message="Reliability must be a letter from A to F.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("api:source-detail", args=[self.pk])
+
+
+class Unit(TimestampedModel):
+    """A military formation, possibly unnamed, in a hierarchy of any depth."""
+
+    name = models.CharField(max_length=200, help_text="Name, or a description for an unnamed unit.")
+    aliases = models.JSONField(
+        default=list, blank=True, help_text="Other names the unit is known by, as a list of strings."
+    )
+    country = CountryField(db_index=True, help_text="ISO 3166-1 alpha-2 code of the country the unit belongs to.")
+    echelon = models.CharField(
+        max_length=20, choices=choices.Echelon.choices, db_index=True, help_text="Size and level of the formation."
+    )
+    branch = models.CharField(max_length=100, blank=True, help_text="Service branch, e.g. “ground forces”.")
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+        help_text="The formation this unit belongs to.",
+    )
+    strength_low = models.PositiveIntegerField(null=True, blank=True, help_text="Lowest estimate of personnel.")
+    strength_best = models.PositiveIntegerField(null=True, blank=True, help_text="Best estimate of personnel.")
+    strength_high = models.PositiveIntegerField(null=True, blank=True, help_text="Highest estimate of personnel.")
+    status = models.CharField(
+        max_length=20,
+        choices=choices.UnitStatus.choices,
+        default=choices.UnitStatus.UNKNOWN,
+        db_index=True,
+        help_text="Current status of the unit.",
+    )
+    description = models.TextField(blank=True, help_text="Notes on the unit.")
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [
+            *range_constraints("unit", "strength_", "strength"),
+            models.CheckConstraint(
+                condition=~Q(parent=F("pk")), name="unit_not_own_parent", violation_error_message="A unit cannot be its own parent."
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("api:unit-detail", args=[self.pk])
+
+    def clean(self):
+        errors = validate_range(self, "strength_", "strength")
+        if not isinstance(self.aliases, list) or not all(isinstance(alias, str) for alias in self.aliases):
+            errors["aliases"] = "Aliases must be a list of strings."
+        ancestor, seen = self.parent, set()
+        while ancestor is not None and self.pk is not None:
+            if ancestor.pk == self.pk:
+                errors["parent"] = "A unit cannot be placed under itself or one of its own sub-units."
+                break
+            if ancestor.pk in seen:
+                break
+            seen.add(ancestor.pk)
+            ancestor = ancestor.parent
+        if errors:
+            raise ValidationError(errors)
+
+
+def interval_and_place_constraints(model_name):
+    return [
+        models.CheckConstraint(
+            condition=Q(latitude__isnull=True) | Q(latitude__gte=-90, latitude__lte=90),
+            name=f"{model_name}_latitude_range",
+            violation_error_message="Latitude must be between -90 and 90.",
+        ),
+        models.CheckConstraint(
+            condition=Q(longitude__isnull=True) | Q(longitude__gte=-180, longitude__lte=180),
+            name=f"{model_name}_longitude_range",
+            violation_error_message="Longitude must be between -180 and 180.",
+        ),
+        models.CheckConstraint(
+            condition=Q(latitude__isnull=True, longitude__isnull=True) | Q(latitude__isnull=False, longitude__isnull=False),
+            name=f"{model_name}_coordinates_paired",
+            violation_error_message="Latitude and longitude must be given together.",
+        ),
+    ]
+
+
+class Event(TimestampedModel):
+    """Something that happened at a place during a date interval."""
+
+    title = models.CharField(max_length=300, help_text="One-line summary of the event.")
+    description = models.TextField(blank=True, help_text="What happened, in more detail.")
+    type = models.CharField(
+        max_length=20, choices=choices.EventType.choices, db_index=True, help_text="What kind of event this is."
+    )
+    start_date = models.DateField(help_text="First day of the interval in which the event happened.")
+    end_date = models.DateField(help_text="Last day of the interval; equal to the start date for a single day.")
+    date_precision = models.CharField(
+        max_length=20,
+        choices=choices.DatePrecision.choices,
+        default=choices.DatePrecision.DAY,
+        db_index=True,
+        help_text="How exactly the interval is known.",
+    )
+    date_text = models.CharField(
+        max_length=200, blank=True, help_text="The date as the source worded it, e.g. “mid-January 2025”."
+    )
+    expected = models.BooleanField(
+        default=False,
+        help_text="True when the event is forecast or anticipated by a source rather than reported as having happened.",
+    )
+    place_name = models.CharField(max_length=200, blank=True, help_text="Name of the place, e.g. “Ramstein Air Base”.")
+    admin1 = models.CharField(
+        max_length=200, blank=True, db_index=True, help_text="First-level administrative region, e.g. “Kursk Oblast”."
+    )
+    country = CountryField(
+        blank=True, db_index=True, help_text="ISO 3166-1 alpha-2 code of the country where the event happened."
+    )
+    latitude = models.FloatField(null=True, blank=True, help_text="WGS 84 latitude in decimal degrees.")
+    longitude = models.FloatField(null=True, blank=True, help_text="WGS 84 longitude in decimal degrees.")
+    location_precision = models.CharField(
+        max_length=20,
+        choices=choices.LocationPrecision.choices,
+        blank=True,
+        help_text="How exactly the coordinates locate the place.",
+    )
+    personnel_low = models.PositiveIntegerField(null=True, blank=True, help_text="Lowest figure of personnel involved.")
+    personnel_best = models.PositiveIntegerField(null=True, blank=True, help_text="Best figure of personnel involved.")
+    personnel_high = models.PositiveIntegerField(null=True, blank=True, help_text="Highest figure of personnel involved.")
+    units = models.ManyToManyField(Unit, through="EventUnit", related_name="events", blank=True)
+
+    class Meta:
+        ordering = ["-start_date", "-pk"]
+        indexes = [
+            models.Index(fields=["start_date", "end_date"], name="event_interval_idx"),
+            models.Index(fields=["latitude", "longitude"], name="event_coordinates_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(start_date__lte=F("end_date")),
+                name="event_start_lte_end",
+                violation_error_message="The start date must not be after the end date.",
+            ),
+            *interval_and_place_constraints("event"),
+            *range_constraints("event", "personnel_", "personnel"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("api:event-detail", args=[self.pk])
+
+    def clean(self):
+        errors = validate_range(self, "personnel_", "personnel")
+        if self.start_date and self.end_date and self.start_date > self.end_date:
+            errors["end_date"] = f"The end date ({self.end_date}) is before the start date ({self.start_date})."
+        if (self.latitude is None) != (self.longitude is None):
+            errors["longitude" if self.longitude is None else "latitude"] = (
+                "Latitude and longitude must be given together."
+            )
+        if errors:
+            raise ValidationError(errors)
+
+
+class EventUnit(TimestampedModel):
+    """A unit involved in an event, with the part it played."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="event_units")
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="event_units", help_text="The unit involved.")
+    role = models.CharField(
+        max_length=20,
+        choices=choices.UnitRole.choices,
+        default=choices.UnitRole.PARTICIPANT,
+        help_text="The part the unit played in the event.",
+    )
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = "unit in event"
+        verbose_name_plural = "units in event"
+        constraints = [
+            models.UniqueConstraint(fields=["event", "unit", "role"], name="eventunit_unique_role"),
+        ]
+
+    def __str__(self):
+        return f"{self.unit} ({self.get_role_display()})"
+
+
+class CasualtyReport(TimestampedModel):
+    """One claim about losses, attributed through its citations."""
+
+    country = CountryField(
+        blank=True,
+        db_index=True,
+        help_text="ISO 3166-1 alpha-2 code of the country whose losses these are; blank when several (see description).",
+    )
+    unit = models.ForeignKey(
+        Unit,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="casualty_reports",
+        help_text="The unit that suffered the losses, if known.",
+    )
+    event = models.ForeignKey(
+        Event,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="casualty_reports",
+        help_text="The event the figure covers, if it covers one event.",
+    )
+    category = models.CharField(
+        max_length=20, choices=choices.CasualtyCategory.choices, db_index=True, help_text="What kind of losses."
+    )
+    low = models.PositiveIntegerField(null=True, blank=True, db_index=True, help_text="Lowest figure; “over 4,000” has low 4,000.")
+    best = models.PositiveIntegerField(null=True, blank=True, db_index=True, help_text="Best figure.")
+    high = models.PositiveIntegerField(null=True, blank=True, db_index=True, help_text="Highest figure.")
+    kind = models.CharField(
+        max_length=20,
+        choices=choices.FigureKind.choices,
+        db_index=True,
+        help_text="Whether the figure is a count, an estimate, a projection or a denial.",
+    )
+    as_of_date = models.DateField(null=True, blank=True, db_index=True, help_text="Date the figure is as of.")
+    period_start = models.DateField(
+        null=True, blank=True, help_text="Start of the period a cumulative figure covers (losses since this date)."
+    )
+    horizon_date = models.DateField(
+        null=True, blank=True, help_text="For projections: the date by which the projected losses are expected."
+    )
+    date_precision = models.CharField(
+        max_length=20,
+        choices=choices.DatePrecision.choices,
+        default=choices.DatePrecision.DAY,
+        help_text="How exactly the as-of and horizon dates are known.",
+    )
+    date_text = models.CharField(
+        max_length=200, blank=True, help_text="The dates as the source worded them, e.g. “by mid-April 2025”."
+    )
+    credibility = models.PositiveSmallIntegerField(
+        choices=choices.Credibility.choices,
+        default=choices.Credibility.CANNOT_BE_JUDGED,
+        db_index=True,
+        validators=[MinValueValidator(1), MaxValueValidator(6)],
+        help_text="Credibility on the NATO Admiralty scale, 1 (confirmed by other sources) to 6 (cannot be judged).",
+    )
+    description = models.TextField(blank=True, help_text="What the claim says, in words.")
+
+    class Meta:
+        ordering = ["-as_of_date", "-pk"]
+        constraints = [
+            *range_constraints("casualtyreport", "", "figure"),
+            models.CheckConstraint(
+                condition=Q(low__isnull=False) | Q(best__isnull=False) | Q(high__isnull=False) | Q(unit__isnull=False),
+                name="casualtyreport_has_figure_or_unit",
+                violation_error_message="A casualty report needs a low, best or high figure, or a unit.",
+            ),
+            models.CheckConstraint(
+                condition=Q(credibility__gte=1, credibility__lte=6),
+                name="casualtyreport_credibility_range",
+                violation_error_message="Credibility must be between 1 and 6.",
+            ),
+            models.CheckConstraint(
+                condition=Q(period_start__isnull=True) | Q(as_of_date__isnull=True) | Q(period_start__lte=F("as_of_date")),
+                name="casualtyreport_period_start_lte_as_of",
+                violation_error_message="The period cannot start after the as-of date.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_category_display()}: {self.figure_text()}"
+
+    def get_absolute_url(self):
+        return reverse("api:casualtyreport-detail", args=[self.pk])
+
+    def figure_text(self):
+        if self.low is None and self.best is None and self.high is None:
+            return f"{self.unit or 'no figure'}"
+        if self.low is not None and self.high is not None and self.low != self.high:
+            text = f"{self.low:,}–{self.high:,}"
+        elif self.best is not None:
+            text = f"{self.best:,}"
+        elif self.low is not None:
+            text = f"at least {self.low:,}"
+        else:
+            text = f"at most {self.high:,}"
+        return text if self.country == "" else f"{text} ({self.country.code})"
+
+    def clean(self):
+        errors = validate_range(self, "", "figure")
+        if self.low is None and self.best is None and self.high is None and self.unit_id is None:
+            errors["best"] = "Give a low, best or high figure, or a unit (e.g. for a unit reported destroyed)."
+        if self.period_start and self.as_of_date and self.period_start > self.as_of_date:
+            errors["period_start"] = "The period cannot start after the as-of date."
+        if errors:
+            raise ValidationError(errors)
+
+
+class Citation(TimestampedModel):
+    """Ties an event or a casualty report to a source, in a role, with the exact quote."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, null=True, blank=True, related_name="citations")
+    casualty_report = models.ForeignKey(
+        CasualtyReport, on_delete=models.CASCADE, null=True, blank=True, related_name="citations"
+    )
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="citations", help_text="The source cited.")
+    role = models.CharField(
+        max_length=20,
+        choices=choices.CitationRole.choices,
+        help_text="What the source did: claimed, reported, confirmed or disputed it.",
+    )
+    url = models.URLField(max_length=500, blank=True, help_text="Where the source said it.")
+    title = models.CharField(max_length=300, blank=True, help_text="Title of the article, statement or document.")
+    published_date = models.DateField(null=True, blank=True, db_index=True, help_text="When the source published it.")
+    accessed_date = models.DateField(null=True, blank=True, help_text="When it was last read at the URL.")
+    archive_url = models.URLField(max_length=500, blank=True, help_text="An archived copy of the URL.")
+    quote = models.TextField(blank=True, help_text="The exact words of the source.")
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["source", "role"], name="citation_source_role_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(event__isnull=False, casualty_report__isnull=True)
+                | Q(event__isnull=True, casualty_report__isnull=False),
+                name="citation_exactly_one_subject",
+                violation_error_message="A citation belongs to exactly one event or casualty report.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_role_display()} {self.source}"
