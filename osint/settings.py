@@ -92,6 +92,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+FIXTURE_DIRS = [BASE_DIR / "fixtures"]
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -141,6 +143,9 @@ SPECTACULAR_SETTINGS = {
         "SourceKindEnum": "events.choices.SourceKind",
         "FigureKindEnum": "events.choices.FigureKind",
         "UnitStatusEnum": "events.choices.UnitStatus",
+        "EventTypeEnum": "events.choices.EventType",
+        "CasualtyCategoryEnum": "events.choices.CasualtyCategory",
+        "UnitRoleEnum": "events.choices.UnitRole",
         "CountryEnum": "django_countries.countries",
     },
 }

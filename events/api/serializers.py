@@ -2,6 +2,7 @@ import copy
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django_countries.serializers import CountryFieldMixin
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
@@ -14,7 +15,7 @@ TIMESTAMP_FIELDS = ("created_at", "updated_at")
 # Brief representations, nested inside other resources.
 
 
-class SourceBriefSerializer(serializers.ModelSerializer):
+class SourceBriefSerializer(CountryFieldMixin, serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:source-detail")
 
     class Meta:
@@ -22,7 +23,7 @@ class SourceBriefSerializer(serializers.ModelSerializer):
         fields = ("id", "url", "name", "slug", "kind", "country", "reliability")
 
 
-class UnitBriefSerializer(serializers.ModelSerializer):
+class UnitBriefSerializer(CountryFieldMixin, serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:unit-detail")
 
     class Meta:
@@ -30,7 +31,7 @@ class UnitBriefSerializer(serializers.ModelSerializer):
         fields = ("id", "url", "name", "country", "echelon")
 
 
-class EventBriefSerializer(serializers.ModelSerializer):
+class EventBriefSerializer(CountryFieldMixin, serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:event-detail")
 
     class Meta:
@@ -41,7 +42,7 @@ class EventBriefSerializer(serializers.ModelSerializer):
 # Base classes.
 
 
-class ValidatedModelSerializer(serializers.ModelSerializer):
+class ValidatedModelSerializer(CountryFieldMixin, serializers.ModelSerializer):
     """Runs the model's ``clean()`` so the API enforces the same rules as the admin.
 
     Errors come back keyed by field (``{"high": ["The figure high (10) is less than ..."]}``),
@@ -192,7 +193,7 @@ class UnitSerializer(ValidatedModelSerializer):
 class EventSerializer(NestedWriteSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:event-detail")
     end_date = serializers.DateField(
-        required=False, help_text="Last day of the interval; defaults to the start date for a single day."
+        required=False, help_text="Last day of the interval; when left out of a create or a full update it is the start date (a single day)."
     )
     units = EventUnitSerializer(
         source="event_units", many=True, required=False, help_text="Units involved, each with its role."
@@ -222,7 +223,7 @@ class EventSerializer(NestedWriteSerializer):
         return self.validate_nested_ids("citations", items)
 
     def validate(self, attrs):
-        if "end_date" not in attrs and "start_date" in attrs and self.instance is None:
+        if "end_date" not in attrs and "start_date" in attrs and not self.partial:
             attrs["end_date"] = attrs["start_date"]
         return super().validate(attrs)
 
