@@ -57,6 +57,28 @@ class RecordIdFilter(filters.ModelChoiceFilter):
     """Takes a record's id; an id that does not exist is a 400, not an empty list."""
 
 
+class StrictNullBooleanField(forms.NullBooleanField):
+    """Accepts true/false (and 1/0, yes/no); anything else is an error rather than "no filter"."""
+
+    widget = forms.TextInput
+    VALUES = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        try:
+            return self.VALUES[str(value).strip().lower()]
+        except KeyError:
+            raise forms.ValidationError(f"Expected true or false; got {value!r}.", code="invalid") from None
+
+    def validate(self, value):
+        pass
+
+
+class BooleanFilter(filters.BooleanFilter):
+    field_class = StrictNullBooleanField
+
+
 class ChoiceInFilter(filters.BaseInFilter, filters.ChoiceFilter):
     """A comma list of choices, each checked: ``?type__in=strike,combat``."""
 
@@ -68,9 +90,15 @@ class BaseFilterSet(filters.FilterSet):
 
     @classmethod
     def filter_for_lookup(cls, field, lookup_type):
-        if lookup_type == "in" and getattr(field, "choices", None):
-            return ChoiceInFilter, {"choices": field.choices}
-        return super().filter_for_lookup(field, lookup_type)
+        if getattr(field, "choices", None):
+            if lookup_type == "in":
+                return ChoiceInFilter, {"choices": field.choices}
+            if lookup_type in {"lt", "lte", "gt", "gte"}:
+                return filters.ChoiceFilter, {"choices": field.choices}
+        filter_class, params = super().filter_for_lookup(field, lookup_type)
+        if filter_class is filters.BooleanFilter:
+            filter_class = BooleanFilter
+        return filter_class, params
 
     q = filters.CharFilter(method="search", label="Search", help_text="Case-insensitive text search.")
 
@@ -201,7 +229,7 @@ class EventFilterSet(CitedFilterSet):
     bbox = BBoxFilter(
         label="Bounding box", help_text="min_lon,min_lat,max_lon,max_lat: events with coordinates inside the box."
     )
-    has_coordinates = filters.BooleanFilter(
+    has_coordinates = BooleanFilter(
         field_name="latitude", lookup_expr="isnull", exclude=True, help_text="Whether the event has coordinates."
     )
     ordering = filters.OrderingFilter(
