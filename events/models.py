@@ -199,8 +199,18 @@ class Event(TimestampedModel):
     country = CountryField(
         blank=True, db_index=True, help_text="ISO 3166-1 alpha-2 code of the country where the event happened."
     )
-    latitude = models.FloatField(null=True, blank=True, help_text="WGS 84 latitude in decimal degrees.")
-    longitude = models.FloatField(null=True, blank=True, help_text="WGS 84 longitude in decimal degrees.")
+    latitude = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-90), MaxValueValidator(90)],
+        help_text="WGS 84 latitude in decimal degrees.",
+    )
+    longitude = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-180), MaxValueValidator(180)],
+        help_text="WGS 84 longitude in decimal degrees.",
+    )
     location_precision = models.CharField(
         max_length=20,
         choices=choices.LocationPrecision.choices,
@@ -332,7 +342,8 @@ class CasualtyReport(TimestampedModel):
     description = models.TextField(blank=True, help_text="What the claim says, in words.")
 
     class Meta:
-        ordering = ["-as_of_date", "-pk"]
+        # NULLs last on every database, so undated claims do not crowd the first page.
+        ordering = [F("as_of_date").desc(nulls_last=True), "-pk"]
         constraints = [
             *range_constraints("casualtyreport", "", "figure"),
             models.CheckConstraint(

@@ -81,8 +81,6 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-# Every API request is one transaction: a failed write leaves nothing half-stored.
-DATABASES["default"]["ATOMIC_REQUESTS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

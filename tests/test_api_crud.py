@@ -289,3 +289,29 @@ def test_deleting_an_event_removes_its_citations(curator_api):
     event = make_event(citations=[(make_source(), "claimed_by")])
     assert curator_api.delete(f"/api/events/{event.pk}/").status_code == HTTPStatus.NO_CONTENT
     assert not Citation.objects.exists()
+
+
+@pytest.mark.django_db
+def test_write_failing_half_way_stores_nothing(curator_api, monkeypatch):
+    """If the database fails while the inline citations are written, the event is not kept either."""
+    sources = [make_source(), make_source()]
+    original_save = Citation.save
+    saved = []
+
+    def failing_save(self, *args, **kwargs):
+        if saved:
+            raise RuntimeError("connection lost")
+        saved.append(self)
+        return original_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Citation, "save", failing_save)
+    with pytest.raises(RuntimeError):
+        curator_api.post(
+            "/api/events/",
+            {"title": "Strike", "type": "strike", "start_date": "2025-01-31",
+             "citations": [{"source": s.pk, "role": "claimed_by"} for s in sources]},
+            format="json",
+        )
+    assert saved, "the first citation was written before the failure"
+    assert not Event.objects.exists()
+    assert not Citation.objects.exists()

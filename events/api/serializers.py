@@ -136,7 +136,7 @@ class CitationSerializer(serializers.ModelSerializer):
     id = serializers.IntegerField(
         required=False, help_text="Id of an existing citation to update; leave out to add a new citation."
     )
-    source = NestedRelatedField(SourceBriefSerializer, queryset=Source.objects.all(), help_text="Id of the source cited.")
+    source = NestedRelatedField(SourceBriefSerializer, queryset=Source.objects.all(), help_text="The source cited: its id when writing, a brief object when reading.")
 
     class Meta:
         model = Citation
@@ -147,7 +147,7 @@ class EventUnitSerializer(serializers.ModelSerializer):
     id = serializers.IntegerField(
         required=False, help_text="Id of an existing unit link to update; leave out to add a new one."
     )
-    unit = NestedRelatedField(UnitBriefSerializer, queryset=Unit.objects.all(), help_text="Id of the unit involved.")
+    unit = NestedRelatedField(UnitBriefSerializer, queryset=Unit.objects.all(), help_text="The unit involved: its id when writing, a brief object when reading.")
 
     class Meta:
         model = EventUnit
@@ -179,7 +179,7 @@ class UnitSerializer(ValidatedModelSerializer):
         queryset=Unit.objects.all(),
         required=False,
         allow_null=True,
-        help_text="Id of the formation this unit belongs to.",
+        help_text="The formation this unit belongs to: its id when writing, a brief object when reading.",
     )
 
     class Meta:
@@ -235,14 +235,14 @@ class CasualtyReportSerializer(NestedWriteSerializer):
         queryset=Unit.objects.all(),
         required=False,
         allow_null=True,
-        help_text="Id of the unit that suffered the losses.",
+        help_text="The unit that suffered the losses: its id when writing, a brief object when reading.",
     )
     event = NestedRelatedField(
         EventBriefSerializer,
         queryset=Event.objects.all(),
         required=False,
         allow_null=True,
-        help_text="Id of the event the figure covers.",
+        help_text="The event the figure covers: its id when writing, a brief object when reading.",
     )
     citations = CitationSerializer(many=True, required=False, help_text="Sources for the claim, each with its role.")
 

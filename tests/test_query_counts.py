@@ -1,0 +1,75 @@
+"""A list page costs the same number of queries whatever its size."""
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from .factories import make_event, make_report, make_source, make_unit
+
+pytestmark = pytest.mark.django_db
+
+
+def make_rows(endpoint, count):
+    source = make_source()
+    parent = make_unit()
+    for _ in range(count):
+        if endpoint == "/api/sources/":
+            make_report(citations=[(make_source(), "claimed_by")])
+        elif endpoint == "/api/units/":
+            make_unit(parent=parent)
+        elif endpoint == "/api/events/":
+            make_event(units=[make_unit(parent=parent)], citations=[(source, "claimed_by"), (make_source(), "reported_by")])
+        else:
+            make_report(unit=make_unit(parent=parent), event=make_event(), citations=[(source, "claimed_by")])
+
+
+def queries_for(api, url):
+    with CaptureQueriesContext(connection) as captured:
+        response = api.get(url)
+    assert response.status_code == 200
+    return len(captured), response.json()["count"]
+
+
+# (endpoint, queries per page): the count, the page, and one per prefetched relation.
+EXPECTED = {
+    "/api/sources/": 2,
+    "/api/units/": 2,
+    "/api/events/": 4,
+    "/api/casualty-reports/": 3,
+}
+
+
+@pytest.mark.parametrize("endpoint", EXPECTED)
+def test_list_query_count_is_independent_of_page_size(api, endpoint):
+    make_rows(endpoint, 1)
+    one, rows = queries_for(api, f"{endpoint}?limit=50")
+    assert rows >= 1
+    make_rows(endpoint, 49)
+    fifty, rows = queries_for(api, f"{endpoint}?limit=50")
+    assert rows >= 50
+    assert one == fifty == EXPECTED[endpoint]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/events/?unit={unit}&source={source}&citation_role=claimed_by&bbox=-180,-90,180,90&q=event",
+        "/api/casualty-reports/?unit={unit}&claimed_by={source}&min_reliability=F&q=x",
+    ],
+)
+def test_filtered_list_query_count_is_independent_of_page_size(api, url):
+    """Filters that take an id validate it with one query each; the rest add none."""
+    source, parent = make_source(), make_unit()
+
+    def add(count):
+        for _ in range(count):
+            unit = make_unit(parent=parent)
+            make_event(units=[unit], citations=[(source, "claimed_by")], latitude=1, longitude=1)
+            make_report(unit=unit, citations=[(source, "claimed_by")], description="x")
+
+    url = url.format(unit=parent.pk, source=source.pk)
+    add(1)
+    one, _ = queries_for(api, url)
+    add(49)
+    fifty, rows = queries_for(api, url)
+    assert rows == 50
+    assert one == fifty
