@@ -3,8 +3,9 @@ from functools import reduce
 from operator import or_
 
 import django_filters as filters
+from django_filters.constants import EMPTY_VALUES
 from django import forms
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -83,6 +84,23 @@ class ChoiceInFilter(filters.BaseInFilter, filters.ChoiceFilter):
     """A comma list of choices, each checked: ``?type__in=strike,combat``."""
 
 
+class OrderingFilter(filters.OrderingFilter):
+    """``?ordering=-best,as_of_date``: empty values sort last either way, on every database.
+
+    The primary key breaks ties, so pages of a limit/offset scan never overlap or skip rows.
+    """
+
+    def get_ordering_value(self, param):
+        descending = param.startswith("-")
+        field_name = self.param_map.get(param.lstrip("-"), param.lstrip("-"))
+        return F(field_name).desc(nulls_last=True) if descending else F(field_name).asc(nulls_last=True)
+
+    def filter(self, qs, value):
+        if value in EMPTY_VALUES:
+            return qs
+        return qs.order_by(*(self.get_ordering_value(param) for param in value), "pk")
+
+
 class BaseFilterSet(filters.FilterSet):
     """Adds ``q``, a case-insensitive search over ``search_fields``, and checked choice lists."""
 
@@ -127,7 +145,7 @@ class SourceFilterSet(BaseFilterSet):
         label="Minimum reliability",
         help_text="Sources at least this reliable: B gives A and B.",
     )
-    ordering = filters.OrderingFilter(fields=("name", "slug", "kind", "country", "reliability", "created_at", "updated_at"))
+    ordering = OrderingFilter(fields=("name", "slug", "kind", "country", "reliability", "created_at", "updated_at"))
 
     class Meta:
         model = Source
@@ -143,7 +161,7 @@ class UnitFilterSet(BaseFilterSet):
         label="Within unit",
         help_text="A unit and all the units under it, at any depth.",
     )
-    ordering = filters.OrderingFilter(
+    ordering = OrderingFilter(
         fields=("name", "country", "echelon", "status", "strength_best", "created_at", "updated_at")
     )
 
@@ -232,7 +250,7 @@ class EventFilterSet(CitedFilterSet):
     has_coordinates = BooleanFilter(
         field_name="latitude", lookup_expr="isnull", exclude=True, help_text="Whether the event has coordinates."
     )
-    ordering = filters.OrderingFilter(
+    ordering = OrderingFilter(
         fields=("start_date", "end_date", "title", "type", "country", "created_at", "updated_at")
     )
 
@@ -265,7 +283,7 @@ class CasualtyReportFilterSet(CitedFilterSet):
     claimed_by = RecordIdFilter(
         queryset=Source.objects.all(), method="filter_claimed_by", help_text="Reports claimed by this source."
     )
-    ordering = filters.OrderingFilter(
+    ordering = OrderingFilter(
         fields=("as_of_date", "low", "best", "high", "credibility", "category", "kind", "country", "created_at", "updated_at")
     )
 

@@ -68,7 +68,7 @@ class Source(TimestampedModel):
     )
 
     class Meta:
-        ordering = ["name"]
+        ordering = ["name", "pk"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(reliability__in=choices.Reliability.values),

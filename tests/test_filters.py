@@ -244,6 +244,10 @@ def test_casualty_report_filters(api, sources, hierarchy):
     assert ids(api, "/api/casualty-reports/?min_reliability=C") == {four_thousand.pk, projection.pk, captured.pk}
     assert ids(api, "/api/casualty-reports/?q=ramstein") == {four_thousand.pk}
     assert ordered_ids(api, "/api/casualty-reports/?ordering=-best&best__gte=1") == [projection.pk, four_thousand.pk, captured.pk]
+    by_best = ordered_ids(api, "/api/casualty-reports/?ordering=-best")
+    assert by_best[:3] == [projection.pk, four_thousand.pk, captured.pk], "reports without a best figure sort last"
+    assert set(by_best[3:]) == {destroyed.pk, officers.pk, russian.pk}
+    assert ordered_ids(api, "/api/casualty-reports/?ordering=low")[:2] == [captured.pk, officers.pk]
 
 
 # Bad parameters.

@@ -1,0 +1,35 @@
+# `make run` sets everything up and serves the API with the seed data on SQLite.
+# `make test` runs the whole test suite (set DATABASE_URL to run it on PostgreSQL).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+# Parallel test workers; `make test PYTEST_WORKERS=0` runs in one process.
+PYTEST_WORKERS ?= 2
+
+.PHONY: install run test schema clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py loaddata seed
+	$(BIN)/python manage.py create_local_admin
+	@echo "Serving on http://127.0.0.1:$(PORT)/api/ (docs: /api/docs/, admin: /admin/)"
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+test: install
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
+
+schema: install
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file schema.yaml
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache
