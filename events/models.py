@@ -1,4 +1,5 @@
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -19,10 +20,32 @@ def range_constraints(model_name, prefix, what):
         models.CheckConstraint(
             condition=Q(**{f"{a}__isnull": True}) | Q(**{f"{b}__isnull": True}) | Q(**{f"{a}__lte": F(b)}),
             name=f"{model_name}_{a}_lte_{b}",
-            violation_error_message=f"The {what} {a.removeprefix(prefix)} must not exceed its {b.removeprefix(prefix)}.",
+            violation_error_message=f"The {what} {a.removeprefix(prefix)} exceeds the {b.removeprefix(prefix)}.",
         )
         for a, b in pairs
     ]
+
+
+def figure_range(low, best, high):
+    """``10,000–12,000 (best 11,000)``, ``≥ 4,000``, ``≤ 300`` or ``500``; None when all are empty."""
+    if low is not None and high is not None and low != high:
+        text = f"{low:,}–{high:,}"
+        return text if best is None else f"{text} (best {best:,})"
+    if best is not None:
+        return f"{best:,}"
+    if low is not None:
+        return f"≥ {low:,}"
+    if high is not None:
+        return f"≤ {high:,}"
+    return None
+
+
+class UnicodeJSONEncoder(DjangoJSONEncoder):
+    """Stores text as written ("Штурмовой корпус", not ``\\u0428...``) so SQLite can search it."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["ensure_ascii"] = False
+        super().__init__(*args, **kwargs)
 
 
 def validate_range(obj, prefix, what):
@@ -58,7 +81,9 @@ class Source(TimestampedModel):
         blank=True, db_index=True, help_text="ISO 3166-1 alpha-2 code of the country the source belongs to."
     )
     homepage = models.URLField(blank=True, help_text="Home page of the source.")
-    description = models.TextField(blank=True, help_text="Who the source is and anything that bears on its reliability.")
+    description = models.TextField(
+        blank=True, help_text="Who the source is and anything that bears on its reliability."
+    )
     reliability = models.CharField(
         max_length=1,
         choices=choices.Reliability.choices,
@@ -89,7 +114,10 @@ class Unit(TimestampedModel):
 
     name = models.CharField(max_length=200, help_text="Name, or a description for an unnamed unit.")
     aliases = models.JSONField(
-        default=list, blank=True, help_text="Other names the unit is known by, as a list of strings."
+        default=list,
+        blank=True,
+        encoder=UnicodeJSONEncoder,
+        help_text="Other names the unit is known by, as a list of strings.",
     )
     country = CountryField(db_index=True, help_text="ISO 3166-1 alpha-2 code of the country the unit belongs to.")
     echelon = models.CharField(
@@ -121,7 +149,9 @@ class Unit(TimestampedModel):
         constraints = [
             *range_constraints("unit", "strength_", "strength"),
             models.CheckConstraint(
-                condition=~Q(parent=F("pk")), name="unit_not_own_parent", violation_error_message="A unit cannot be its own parent."
+                condition=~Q(parent=F("pk")),
+                name="unit_not_own_parent",
+                violation_error_message="A unit cannot be its own parent.",
             ),
         ]
 
@@ -161,7 +191,8 @@ def interval_and_place_constraints(model_name):
             violation_error_message="Longitude must be between -180 and 180.",
         ),
         models.CheckConstraint(
-            condition=Q(latitude__isnull=True, longitude__isnull=True) | Q(latitude__isnull=False, longitude__isnull=False),
+            condition=Q(latitude__isnull=True, longitude__isnull=True)
+            | Q(latitude__isnull=False, longitude__isnull=False),
             name=f"{model_name}_coordinates_paired",
             violation_error_message="Latitude and longitude must be given together.",
         ),
@@ -219,7 +250,9 @@ class Event(TimestampedModel):
     )
     personnel_low = models.PositiveIntegerField(null=True, blank=True, help_text="Lowest figure of personnel involved.")
     personnel_best = models.PositiveIntegerField(null=True, blank=True, help_text="Best figure of personnel involved.")
-    personnel_high = models.PositiveIntegerField(null=True, blank=True, help_text="Highest figure of personnel involved.")
+    personnel_high = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Highest figure of personnel involved."
+    )
     units = models.ManyToManyField(Unit, through="EventUnit", related_name="events", blank=True)
 
     class Meta:
@@ -286,7 +319,7 @@ class CasualtyReport(TimestampedModel):
     country = CountryField(
         blank=True,
         db_index=True,
-        help_text="ISO 3166-1 alpha-2 code of the country whose losses these are; blank when several (see description).",
+        help_text="ISO 3166-1 alpha-2 code of the country whose losses these are; blank when several (see text).",
     )
     unit = models.ForeignKey(
         Unit,
@@ -307,7 +340,9 @@ class CasualtyReport(TimestampedModel):
     category = models.CharField(
         max_length=20, choices=choices.CasualtyCategory.choices, db_index=True, help_text="What kind of losses."
     )
-    low = models.PositiveIntegerField(null=True, blank=True, db_index=True, help_text="Lowest figure; “over 4,000” has low 4,000.")
+    low = models.PositiveIntegerField(
+        null=True, blank=True, db_index=True, help_text="Lowest figure; “over 4,000” has low 4,000."
+    )
     best = models.PositiveIntegerField(null=True, blank=True, db_index=True, help_text="Best figure.")
     high = models.PositiveIntegerField(null=True, blank=True, db_index=True, help_text="Highest figure.")
     kind = models.CharField(
@@ -357,30 +392,20 @@ class CasualtyReport(TimestampedModel):
                 violation_error_message="Credibility must be between 1 and 6.",
             ),
             models.CheckConstraint(
-                condition=Q(period_start__isnull=True) | Q(as_of_date__isnull=True) | Q(period_start__lte=F("as_of_date")),
+                condition=Q(period_start__isnull=True)
+                | Q(as_of_date__isnull=True)
+                | Q(period_start__lte=F("as_of_date")),
                 name="casualtyreport_period_start_lte_as_of",
                 violation_error_message="The period cannot start after the as-of date.",
             ),
         ]
 
     def __str__(self):
-        return f"{self.get_category_display()}: {self.figure_text()}"
+        figure = figure_range(self.low, self.best, self.high) or str(self.unit or "no figure")
+        return f"{self.get_category_display()}: {figure}" + (f" ({self.country.code})" if self.country else "")
 
     def get_absolute_url(self):
         return reverse("api:casualtyreport-detail", args=[self.pk])
-
-    def figure_text(self):
-        if self.low is None and self.best is None and self.high is None:
-            return f"{self.unit or 'no figure'}"
-        if self.low is not None and self.high is not None and self.low != self.high:
-            text = f"{self.low:,}–{self.high:,}"
-        elif self.best is not None:
-            text = f"{self.best:,}"
-        elif self.low is not None:
-            text = f"at least {self.low:,}"
-        else:
-            text = f"at most {self.high:,}"
-        return text if self.country == "" else f"{text} ({self.country.code})"
 
     def clean(self):
         errors = validate_range(self, "", "figure")
@@ -399,7 +424,9 @@ class Citation(TimestampedModel):
     casualty_report = models.ForeignKey(
         CasualtyReport, on_delete=models.CASCADE, null=True, blank=True, related_name="citations"
     )
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="citations", help_text="The source cited.")
+    source = models.ForeignKey(
+        Source, on_delete=models.PROTECT, related_name="citations", help_text="The source cited."
+    )
     role = models.CharField(
         max_length=20,
         choices=choices.CitationRole.choices,

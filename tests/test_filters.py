@@ -1,4 +1,5 @@
 """Every list filter, as an API client uses it."""
+
 import datetime
 from http import HTTPStatus
 
@@ -95,22 +96,45 @@ def sources():
 def test_event_filters(api, sources, hierarchy):
     corps, division, brigade, battalion, other = hierarchy
     deployment = make_event(
-        title="Deployment to Russia", type="deployment", start_date=D(2024, 10, 1), end_date=D(2024, 10, 31),
-        date_precision="month", country="RU", units=[corps], citations=[(sources["nyt"], "reported_by")],
+        title="Deployment to Russia",
+        type="deployment",
+        start_date=D(2024, 10, 1),
+        end_date=D(2024, 10, 31),
+        date_precision="month",
+        country="RU",
+        units=[corps],
+        citations=[(sources["nyt"], "reported_by")],
     )
     withdrawal = make_event(
-        title="Withdrawal from the front", type="withdrawal", start_date=D(2025, 1, 11), end_date=D(2025, 1, 20),
-        date_precision="approximate", admin1="Kursk Oblast", latitude=51.7, longitude=36.2,
-        location_precision="admin1", units=[battalion],
+        title="Withdrawal from the front",
+        type="withdrawal",
+        start_date=D(2025, 1, 11),
+        end_date=D(2025, 1, 20),
+        date_precision="approximate",
+        admin1="Kursk Oblast",
+        latitude=51.7,
+        longitude=36.2,
+        location_precision="admin1",
+        units=[battalion],
         citations=[(sources["nyt"], "reported_by"), (sources["nis"], "confirmed_by")],
     )
     statement = make_event(
-        title="Statement at Ramstein", type="statement", start_date=D(2025, 1, 9), country="DE",
-        place_name="Ramstein Air Base", latitude=49.4369, longitude=7.6003, location_precision="exact",
+        title="Statement at Ramstein",
+        type="statement",
+        start_date=D(2025, 1, 9),
+        country="DE",
+        place_name="Ramstein Air Base",
+        latitude=49.4369,
+        longitude=7.6003,
+        location_precision="exact",
         citations=[(sources["blog"], "claimed_by")],
     )
     expected = make_event(
-        title="New deployment", type="deployment", start_date=D(2025, 3, 15), expected=True, country="RU",
+        title="New deployment",
+        type="deployment",
+        start_date=D(2025, 3, 15),
+        expected=True,
+        country="RU",
         description="Sources expect new troops by mid-March",
     )
     assert ids(api, "/api/events/?type=deployment") == {deployment.pk, expected.pk}
@@ -203,19 +227,39 @@ def test_casualty_report_filters(api, sources, hierarchy):
     zelenskyy, isw = make_source(reliability="C"), make_source(reliability="B")
     strike = make_event(type="strike")
     four_thousand = make_report(
-        category="casualties", best=4000, kind="count", unit=corps, as_of_date=D(2025, 1, 9), credibility=3,
-        citations=[(zelenskyy, "claimed_by"), (sources["blog"], "reported_by")], description="Ramstein remarks",
+        category="casualties",
+        best=4000,
+        kind="count",
+        unit=corps,
+        as_of_date=D(2025, 1, 9),
+        credibility=3,
+        citations=[(zelenskyy, "claimed_by"), (sources["blog"], "reported_by")],
+        description="Ramstein remarks",
     )
     projection = make_report(
-        category="casualties", best=12000, kind="projection", unit=corps, horizon_date=D(2025, 4, 15),
-        as_of_date=D(2025, 2, 1), credibility=6, citations=[(isw, "claimed_by")],
+        category="casualties",
+        best=12000,
+        kind="projection",
+        unit=corps,
+        horizon_date=D(2025, 4, 15),
+        as_of_date=D(2025, 2, 1),
+        credibility=6,
+        citations=[(isw, "claimed_by")],
     )
     captured = make_report(
-        category="captured", low=2, best=2, high=2, kind="count", as_of_date=D(2025, 1, 11), credibility=1,
+        category="captured",
+        low=2,
+        best=2,
+        high=2,
+        kind="count",
+        as_of_date=D(2025, 1, 11),
+        credibility=1,
         citations=[(sources["blog"], "claimed_by"), (sources["nis"], "confirmed_by")],
     )
     destroyed = make_report(category="unspecified", best=None, unit=battalion, kind="estimate", credibility=3)
-    officers = make_report(category="casualties", best=None, low=24, country="", event=strike, as_of_date=D(2025, 1, 31))
+    officers = make_report(
+        category="casualties", best=None, low=24, country="", event=strike, as_of_date=D(2025, 1, 31)
+    )
     russian = make_report(country="RU", category="killed", low=100, high=300, best=None)
 
     assert ids(api, "/api/casualty-reports/?country=RU") == {russian.pk}
@@ -227,8 +271,16 @@ def test_casualty_report_filters(api, sources, hierarchy):
     assert ids(api, "/api/casualty-reports/?category=captured") == {captured.pk}
     assert ids(api, "/api/casualty-reports/?category__in=captured,killed") == {captured.pk, russian.pk}
     assert ids(api, "/api/casualty-reports/?kind=projection") == {projection.pk}
-    assert ids(api, "/api/casualty-reports/?kind__in=projection,estimate") == {projection.pk, destroyed.pk, officers.pk, russian.pk}
-    assert ids(api, "/api/casualty-reports/?as_of_date__gte=2025-01-10&as_of_date__lte=2025-01-31") == {captured.pk, officers.pk}
+    assert ids(api, "/api/casualty-reports/?kind__in=projection,estimate") == {
+        projection.pk,
+        destroyed.pk,
+        officers.pk,
+        russian.pk,
+    }
+    assert ids(api, "/api/casualty-reports/?as_of_date__gte=2025-01-10&as_of_date__lte=2025-01-31") == {
+        captured.pk,
+        officers.pk,
+    }
     assert ids(api, "/api/casualty-reports/?horizon_date__lte=2025-04-30") == {projection.pk}
     assert ids(api, "/api/casualty-reports/?best__gte=4000") == {four_thousand.pk, projection.pk}
     assert ids(api, "/api/casualty-reports/?best__lte=2") == {captured.pk}
@@ -237,13 +289,19 @@ def test_casualty_report_filters(api, sources, hierarchy):
     assert ids(api, "/api/casualty-reports/?credibility__lte=3") == {four_thousand.pk, captured.pk, destroyed.pk}
     assert ids(api, "/api/casualty-reports/?credibility=1") == {captured.pk}
     assert ids(api, f"/api/casualty-reports/?claimed_by={zelenskyy.pk}") == {four_thousand.pk}
-    assert ids(api, f"/api/casualty-reports/?claimed_by={sources['blog'].pk}") == {captured.pk}, "reported_by is not claimed_by"
+    assert ids(api, f"/api/casualty-reports/?claimed_by={sources['blog'].pk}") == {captured.pk}, (
+        "reported_by is not claimed_by"
+    )
     assert ids(api, f"/api/casualty-reports/?source={sources['blog'].pk}") == {four_thousand.pk, captured.pk}
     assert ids(api, f"/api/casualty-reports/?source={sources['nis'].pk}&citation_role=confirmed_by") == {captured.pk}
     assert ids(api, "/api/casualty-reports/?min_reliability=B") == {projection.pk, captured.pk}
     assert ids(api, "/api/casualty-reports/?min_reliability=C") == {four_thousand.pk, projection.pk, captured.pk}
     assert ids(api, "/api/casualty-reports/?q=ramstein") == {four_thousand.pk}
-    assert ordered_ids(api, "/api/casualty-reports/?ordering=-best&best__gte=1") == [projection.pk, four_thousand.pk, captured.pk]
+    assert ordered_ids(api, "/api/casualty-reports/?ordering=-best&best__gte=1") == [
+        projection.pk,
+        four_thousand.pk,
+        captured.pk,
+    ]
     by_best = ordered_ids(api, "/api/casualty-reports/?ordering=-best")
     assert by_best[:3] == [projection.pk, four_thousand.pk, captured.pk], "reports without a best figure sort last"
     assert set(by_best[3:]) == {destroyed.pk, officers.pk, russian.pk}
@@ -301,12 +359,40 @@ def test_pagination(api):
 # Every model field can be filtered on, or is listed here as deliberately not filterable.
 UNFILTERED = {
     SourceFilterSet: {"id", "name", "homepage", "description", "created_at", "updated_at"},
-    UnitFilterSet: {"id", "name", "aliases", "strength_low", "strength_best", "strength_high", "description",
-                    "created_at", "updated_at"},
-    EventFilterSet: {"id", "title", "description", "date_text", "place_name", "latitude", "longitude",
-                     "personnel_low", "personnel_best", "personnel_high", "created_at", "updated_at"},
-    CasualtyReportFilterSet: {"id", "period_start", "date_precision", "date_text", "description", "created_at",
-                              "updated_at"},
+    UnitFilterSet: {
+        "id",
+        "name",
+        "aliases",
+        "strength_low",
+        "strength_best",
+        "strength_high",
+        "description",
+        "created_at",
+        "updated_at",
+    },
+    EventFilterSet: {
+        "id",
+        "title",
+        "description",
+        "date_text",
+        "place_name",
+        "latitude",
+        "longitude",
+        "personnel_low",
+        "personnel_best",
+        "personnel_high",
+        "created_at",
+        "updated_at",
+    },
+    CasualtyReportFilterSet: {
+        "id",
+        "period_start",
+        "date_precision",
+        "date_text",
+        "description",
+        "created_at",
+        "updated_at",
+    },
 }
 
 
@@ -318,3 +404,9 @@ def test_every_model_field_has_a_filter(filterset):
         assert field.name in filtered or field.attname in filtered or field.name in UNFILTERED[filterset], (
             f"{model.__name__}.{field.name} has no filter in {filterset.__name__}"
         )
+
+
+def test_search_finds_aliases_in_any_script(api):
+    unit = make_unit(name="11th Corps", aliases=["Штурмовой корпус", "폭풍군단"])
+    assert ids(api, "/api/units/?q=Штурмовой") == {unit.pk}
+    assert ids(api, "/api/units/?q=폭풍") == {unit.pk}

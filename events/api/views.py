@@ -1,8 +1,9 @@
-from django.db.models import Count, Prefetch
+from django.db.models import Prefetch
 from rest_framework.viewsets import ModelViewSet
 
 from .. import filtersets
 from ..models import CasualtyReport, Citation, Event, EventUnit, Source, Unit
+from ..selectors import citation_count
 from . import serializers
 
 # Citations are always shown with their source, so fetch both in one query per page.
@@ -10,7 +11,7 @@ CITATIONS = Prefetch("citations", queryset=Citation.objects.select_related("sour
 
 
 class SourceViewSet(ModelViewSet):
-    queryset = Source.objects.annotate(citation_count=Count("citations"))
+    queryset = Source.objects.annotate(citation_count=citation_count("source"))
     serializer_class = serializers.SourceSerializer
     filterset_class = filtersets.SourceFilterSet
 
