@@ -1,4 +1,5 @@
 """Controlled vocabularies shared by the models, the API and the admin."""
+
 from django.db import models
 
 

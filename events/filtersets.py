@@ -1,11 +1,12 @@
 """FilterSets for the API lists; every parameter appears in the OpenAPI schema with its type."""
+
 from functools import reduce
 from operator import or_
 
 import django_filters as filters
-from django_filters.constants import EMPTY_VALUES
 from django import forms
 from django.db.models import Exists, F, OuterRef, Q
+from django_filters.constants import EMPTY_VALUES
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -32,7 +33,9 @@ class BBoxField(forms.Field):
         try:
             min_lon, min_lat, max_lon, max_lat = (float(part) for part in value.split(","))
         except ValueError:
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid", params={"value": value})
+            raise forms.ValidationError(
+                self.error_messages["invalid"], code="invalid", params={"value": value}
+            ) from None
         if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180 and -90 <= min_lat <= 90 and -90 <= max_lat <= 90):
             raise forms.ValidationError(self.error_messages["range"], code="range")
         if min_lon > max_lon or min_lat > max_lat:
@@ -48,9 +51,7 @@ class BBoxFilter(filters.Filter):
         if value is None:
             return qs
         min_lon, min_lat, max_lon, max_lat = value
-        return qs.filter(
-            longitude__gte=min_lon, longitude__lte=max_lon, latitude__gte=min_lat, latitude__lte=max_lat
-        )
+        return qs.filter(longitude__gte=min_lon, longitude__lte=max_lon, latitude__gte=min_lat, latitude__lte=max_lat)
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -250,9 +251,7 @@ class EventFilterSet(CitedFilterSet):
     has_coordinates = BooleanFilter(
         field_name="latitude", lookup_expr="isnull", exclude=True, help_text="Whether the event has coordinates."
     )
-    ordering = OrderingFilter(
-        fields=("start_date", "end_date", "title", "type", "country", "created_at", "updated_at")
-    )
+    ordering = OrderingFilter(fields=("start_date", "end_date", "title", "type", "country", "created_at", "updated_at"))
 
     class Meta:
         model = Event
@@ -284,7 +283,18 @@ class CasualtyReportFilterSet(CitedFilterSet):
         queryset=Source.objects.all(), method="filter_claimed_by", help_text="Reports claimed by this source."
     )
     ordering = OrderingFilter(
-        fields=("as_of_date", "low", "best", "high", "credibility", "category", "kind", "country", "created_at", "updated_at")
+        fields=(
+            "as_of_date",
+            "low",
+            "best",
+            "high",
+            "credibility",
+            "category",
+            "kind",
+            "country",
+            "created_at",
+            "updated_at",
+        )
     )
 
     class Meta:

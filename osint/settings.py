@@ -6,6 +6,7 @@ Everything that differs between a laptop and a deployment comes from the environ
 - ``DJANGO_DEBUG=1`` turns debugging on; it is off unless asked for.
 - ``DJANGO_SECRET_KEY`` and ``DJANGO_ALLOWED_HOSTS`` (comma-separated).
 """
+
 import os
 from pathlib import Path
 

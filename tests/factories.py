@@ -1,4 +1,5 @@
 """Small builders for test data; each takes overrides for any model field."""
+
 import datetime
 import itertools
 

@@ -1,7 +1,8 @@
 """Create, read, update and delete for each resource, and who may do which."""
+
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Callable
 
 import pytest
 from django.contrib.auth.models import Permission, User
@@ -29,36 +30,68 @@ RESOURCES = [
         "/api/sources/",
         Source,
         make_source,
-        lambda: {"name": "Institute for the Study of War", "slug": "isw", "kind": "think_tank", "country": "US",
-                 "reliability": "B", "homepage": "https://www.understandingwar.org/"},
+        lambda: {
+            "name": "Institute for the Study of War",
+            "slug": "isw",
+            "kind": "think_tank",
+            "country": "US",
+            "reliability": "B",
+            "homepage": "https://www.understandingwar.org/",
+        },
         {"reliability": "C"},
     ),
     Resource(
         "/api/units/",
         Unit,
         make_unit,
-        lambda: {"name": "11th Corps", "country": "KP", "echelon": "corps", "aliases": ["Storm Corps"],
-                 "parent": make_unit(echelon="army").pk, "strength_low": 10000, "strength_high": 12000},
+        lambda: {
+            "name": "11th Corps",
+            "country": "KP",
+            "echelon": "corps",
+            "aliases": ["Storm Corps"],
+            "parent": make_unit(echelon="army").pk,
+            "strength_low": 10000,
+            "strength_high": 12000,
+        },
         {"status": "withdrawn"},
     ),
     Resource(
         "/api/events/",
         Event,
         make_event,
-        lambda: {"title": "Strike on a command post", "type": "strike", "start_date": "2025-01-31",
-                 "country": "RU", "admin1": "Kursk Oblast", "latitude": 51.7, "longitude": 36.2,
-                 "units": [{"unit": make_unit().pk, "role": "target"}],
-                 "citations": [{"source": make_source().pk, "role": "claimed_by", "quote": "dozens of casualties",
-                                "published_date": "2025-02-02"}]},
+        lambda: {
+            "title": "Strike on a command post",
+            "type": "strike",
+            "start_date": "2025-01-31",
+            "country": "RU",
+            "admin1": "Kursk Oblast",
+            "latitude": 51.7,
+            "longitude": 36.2,
+            "units": [{"unit": make_unit().pk, "role": "target"}],
+            "citations": [
+                {
+                    "source": make_source().pk,
+                    "role": "claimed_by",
+                    "quote": "dozens of casualties",
+                    "published_date": "2025-02-02",
+                }
+            ],
+        },
         {"date_text": "31 January"},
     ),
     Resource(
         "/api/casualty-reports/",
         CasualtyReport,
         make_report,
-        lambda: {"country": "KP", "category": "casualties", "best": 4000, "kind": "count", "as_of_date": "2025-01-09",
-                 "credibility": 3,
-                 "citations": [{"source": make_source().pk, "role": "claimed_by", "quote": "4,000 troops"}]},
+        lambda: {
+            "country": "KP",
+            "category": "casualties",
+            "best": 4000,
+            "kind": "count",
+            "as_of_date": "2025-01-09",
+            "credibility": 3,
+            "citations": [{"source": make_source().pk, "role": "claimed_by", "quote": "4,000 troops"}],
+        },
         {"credibility": 2},
     ),
 ]
@@ -149,7 +182,9 @@ def test_user_without_permission_cannot_write(reader_api, resource):
     obj = resource.make()
     assert reader_api.get(resource.endpoint).status_code == HTTPStatus.OK
     assert reader_api.post(resource.endpoint, resource.create_data(), format="json").status_code == HTTPStatus.FORBIDDEN
-    assert reader_api.patch(detail(resource, obj), resource.update_data, format="json").status_code == HTTPStatus.FORBIDDEN
+    assert (
+        reader_api.patch(detail(resource, obj), resource.update_data, format="json").status_code == HTTPStatus.FORBIDDEN
+    )
     assert reader_api.delete(detail(resource, obj)).status_code == HTTPStatus.FORBIDDEN
 
 
@@ -210,8 +245,12 @@ def test_inline_lists_replace_stored_children(curator_api):
     kept = event.citations.get(source=nyt)
     response = curator_api.patch(
         f"/api/events/{event.pk}/",
-        {"citations": [{"id": kept.pk, "source": nyt.pk, "role": "reported_by", "quote": "withdrawn"},
-                       {"source": isw.pk, "role": "claimed_by"}]},
+        {
+            "citations": [
+                {"id": kept.pk, "source": nyt.pk, "role": "reported_by", "quote": "withdrawn"},
+                {"source": isw.pk, "role": "claimed_by"},
+            ]
+        },
         format="json",
     )
     assert response.status_code == HTTPStatus.OK, response.json()
@@ -241,8 +280,13 @@ def test_inline_id_of_another_record_is_rejected(curator_api):
 def test_bad_inline_citation_saves_nothing(curator_api):
     response = curator_api.post(
         "/api/casualty-reports/",
-        {"country": "KP", "category": "killed", "best": 10, "kind": "count",
-         "citations": [{"source": 999999, "role": "claimed_by"}]},
+        {
+            "country": "KP",
+            "category": "killed",
+            "best": 10,
+            "kind": "count",
+            "citations": [{"source": 999999, "role": "claimed_by"}],
+        },
         format="json",
     )
     assert response.status_code == HTTPStatus.BAD_REQUEST
@@ -256,8 +300,12 @@ def test_same_unit_twice_in_one_role_is_rejected(curator_api):
     unit = make_unit()
     response = curator_api.post(
         "/api/events/",
-        {"title": "x", "type": "combat", "start_date": "2025-01-01",
-         "units": [{"unit": unit.pk, "role": "attacker"}, {"unit": unit.pk, "role": "attacker"}]},
+        {
+            "title": "x",
+            "type": "combat",
+            "start_date": "2025-01-01",
+            "units": [{"unit": unit.pk, "role": "attacker"}, {"unit": unit.pk, "role": "attacker"}],
+        },
         format="json",
     )
     assert response.status_code == HTTPStatus.BAD_REQUEST
@@ -308,8 +356,12 @@ def test_write_failing_half_way_stores_nothing(curator_api, monkeypatch):
     with pytest.raises(RuntimeError):
         curator_api.post(
             "/api/events/",
-            {"title": "Strike", "type": "strike", "start_date": "2025-01-31",
-             "citations": [{"source": s.pk, "role": "claimed_by"} for s in sources]},
+            {
+                "title": "Strike",
+                "type": "strike",
+                "start_date": "2025-01-31",
+                "citations": [{"source": s.pk, "role": "claimed_by"} for s in sources],
+            },
             format="json",
         )
     assert saved, "the first citation was written before the failure"

@@ -1,4 +1,5 @@
 """A list page costs the same number of queries whatever its size."""
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -17,7 +18,9 @@ def make_rows(endpoint, count):
         elif endpoint == "/api/units/":
             make_unit(parent=parent)
         elif endpoint == "/api/events/":
-            make_event(units=[make_unit(parent=parent)], citations=[(source, "claimed_by"), (make_source(), "reported_by")])
+            make_event(
+                units=[make_unit(parent=parent)], citations=[(source, "claimed_by"), (make_source(), "reported_by")]
+            )
         else:
             make_report(unit=make_unit(parent=parent), event=make_event(), citations=[(source, "claimed_by")])
 

@@ -1,4 +1,5 @@
 """The OpenAPI schema and the documentation pages, served with no internet access."""
+
 import re
 from http import HTTPStatus
 

@@ -1,4 +1,5 @@
 """The shipped seed fixture: every claim of the Kursk article, queried the way a user would, through the API."""
+
 from http import HTTPStatus
 from pathlib import Path
 
@@ -179,7 +180,9 @@ def test_october_deployment_of_10000_to_12000_troops(api, seed):
     assert event["country"] == "RU"
     assert [citation["role"] for citation in event["citations"]] == ["claimed_by"] * 3
     assert {citation["source"]["slug"] for citation in event["citations"]} == {
-        "us-government", "south-korea-government", "ukraine-government"
+        "us-government",
+        "south-korea-government",
+        "ukraine-government",
     }
     assert "Moscow and Pyongyang never confirmed" in event["description"]
     assert [link["unit"]["id"] for link in event["units"]] == [contingent_id(api)]
@@ -250,8 +253,16 @@ def test_sources_and_their_reliability(api, seed):
     sources = results(api, "/api/sources/")
 
     assert {source["slug"]: source["reliability"] for source in sources} == {
-        "nis": "B", "nyt": "B", "zelenskyy": "C", "ap": "B", "us-government": "B", "south-korea-government": "B",
-        "ukraine-government": "C", "isw": "B", "unnamed-sources": "F", "captured-north-korean-soldier": "F",
+        "nis": "B",
+        "nyt": "B",
+        "zelenskyy": "C",
+        "ap": "B",
+        "us-government": "B",
+        "south-korea-government": "B",
+        "ukraine-government": "C",
+        "isw": "B",
+        "unnamed-sources": "F",
+        "captured-north-korean-soldier": "F",
     }
     assert all(source["citation_count"] > 0 for source in sources)
 

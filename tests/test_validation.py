@@ -1,4 +1,5 @@
 """Bad input is a 400 naming the field; the database refuses what validation might miss."""
+
 from http import HTTPStatus
 
 import pytest
@@ -26,7 +27,11 @@ EVENT = {"title": "Strike", "type": "strike", "start_date": "2025-01-31"}
         ("/api/casualty-reports/", {**REPORT, "best": 1, "credibility": 7}, "credibility"),
         ("/api/casualty-reports/", {**REPORT, "best": 1, "country": "XX"}, "country"),
         ("/api/casualty-reports/", {**REPORT, "best": 1, "as_of_date": "9 January"}, "as_of_date"),
-        ("/api/casualty-reports/", {**REPORT, "best": 1, "as_of_date": "2025-01-09", "period_start": "2025-02-01"}, "period_start"),
+        (
+            "/api/casualty-reports/",
+            {**REPORT, "best": 1, "as_of_date": "2025-01-09", "period_start": "2025-02-01"},
+            "period_start",
+        ),
         ("/api/casualty-reports/", {**REPORT, "best": 1, "unit": 999999}, "unit"),
         ("/api/events/", {**EVENT, "end_date": "2025-01-30"}, "end_date"),
         ("/api/events/", {**EVENT, "latitude": 91, "longitude": 0}, "latitude"),
@@ -36,7 +41,11 @@ EVENT = {"title": "Strike", "type": "strike", "start_date": "2025-01-31"}
         ("/api/events/", {**EVENT, "personnel_low": 12000, "personnel_high": 10000}, "personnel_high"),
         ("/api/events/", {**EVENT, "citations": [{"role": "claimed_by"}]}, "citations"),
         ("/api/events/", {**EVENT, "citations": [{"source": 1, "role": "said_by"}]}, "citations"),
-        ("/api/units/", {"name": "x", "country": "KP", "echelon": "brigade", "strength_low": 3, "strength_high": 2}, "strength_high"),
+        (
+            "/api/units/",
+            {"name": "x", "country": "KP", "echelon": "brigade", "strength_low": 3, "strength_high": 2},
+            "strength_high",
+        ),
         ("/api/units/", {"name": "x", "country": "KP", "echelon": "legion"}, "echelon"),
         ("/api/units/", {"name": "x", "country": "KP", "echelon": "brigade", "aliases": "one"}, "aliases"),
         ("/api/sources/", {"name": "x", "slug": "x", "kind": "media", "reliability": "G"}, "reliability"),
@@ -118,15 +127,31 @@ def test_database_refuses_impossible_values():
     refused(lambda: CasualtyReport.objects.create(category="killed", kind="count"))
     refused(lambda: CasualtyReport.objects.create(category="killed", kind="count", best=-3))
     refused(lambda: CasualtyReport.objects.create(category="killed", kind="count", best=1, credibility=0))
-    refused(lambda: Event.objects.create(title="x", type="combat", start_date="2025-01-01", end_date="2025-01-01", latitude=95, longitude=0))
-    refused(lambda: Event.objects.create(title="x", type="combat", start_date="2025-01-01", end_date="2025-01-01", latitude=0, longitude=190))
-    refused(lambda: Event.objects.create(title="x", type="combat", start_date="2025-01-01", end_date="2025-01-01", latitude=0))
+    refused(
+        lambda: Event.objects.create(
+            title="x", type="combat", start_date="2025-01-01", end_date="2025-01-01", latitude=95, longitude=0
+        )
+    )
+    refused(
+        lambda: Event.objects.create(
+            title="x", type="combat", start_date="2025-01-01", end_date="2025-01-01", latitude=0, longitude=190
+        )
+    )
+    refused(
+        lambda: Event.objects.create(
+            title="x", type="combat", start_date="2025-01-01", end_date="2025-01-01", latitude=0
+        )
+    )
 
 
 def test_database_refuses_a_citation_of_nothing_or_of_two_things():
     source = make_source()
     refused(lambda: Citation.objects.create(source=source, role="claimed_by"))
-    refused(lambda: Citation.objects.create(source=source, role="claimed_by", event=make_event(), casualty_report=make_report()))
+    refused(
+        lambda: Citation.objects.create(
+            source=source, role="claimed_by", event=make_event(), casualty_report=make_report()
+        )
+    )
 
 
 def test_database_refuses_a_unit_as_its_own_parent():

@@ -14,7 +14,12 @@ def exception_handler(exc, context):
     as deleting a source that citations still point to, or a race between two writers.
     """
     if isinstance(exc, (ProtectedError, RestrictedError)):
-        blocking = sorted({f"{obj._meta.verbose_name} {obj.pk}" for obj in list(getattr(exc, "protected_objects", None) or exc.restricted_objects)[:20]})
+        blocking = sorted(
+            {
+                f"{obj._meta.verbose_name} {obj.pk}"
+                for obj in list(getattr(exc, "protected_objects", None) or exc.restricted_objects)[:20]
+            }
+        )
         set_rollback()
         return Response(
             {"detail": "This record is still referenced and cannot be deleted.", "referenced_by": blocking},

@@ -27,6 +27,9 @@ class StrictDjangoFilterBackend(DjangoFilterBackend):
         unknown = sorted(set(request.query_params) - allowed)
         if unknown:
             raise ValidationError(
-                {name: [f"Unknown query parameter. Known parameters: {', '.join(sorted(allowed))}."] for name in unknown}
+                {
+                    name: [f"Unknown query parameter. Known parameters: {', '.join(sorted(allowed))}."]
+                    for name in unknown
+                }
             )
         return super().filter_queryset(request, queryset, view)

@@ -136,7 +136,11 @@ class CitationSerializer(serializers.ModelSerializer):
     id = serializers.IntegerField(
         required=False, help_text="Id of an existing citation to update; leave out to add a new citation."
     )
-    source = NestedRelatedField(SourceBriefSerializer, queryset=Source.objects.all(), help_text="The source cited: its id when writing, a brief object when reading.")
+    source = NestedRelatedField(
+        SourceBriefSerializer,
+        queryset=Source.objects.all(),
+        help_text="The source cited: its id when writing, a brief object when reading.",
+    )
 
     class Meta:
         model = Citation
@@ -147,7 +151,11 @@ class EventUnitSerializer(serializers.ModelSerializer):
     id = serializers.IntegerField(
         required=False, help_text="Id of an existing unit link to update; leave out to add a new one."
     )
-    unit = NestedRelatedField(UnitBriefSerializer, queryset=Unit.objects.all(), help_text="The unit involved: its id when writing, a brief object when reading.")
+    unit = NestedRelatedField(
+        UnitBriefSerializer,
+        queryset=Unit.objects.all(),
+        help_text="The unit involved: its id when writing, a brief object when reading.",
+    )
 
     class Meta:
         model = EventUnit
@@ -159,13 +167,24 @@ class EventUnitSerializer(serializers.ModelSerializer):
 
 class SourceSerializer(ValidatedModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:source-detail")
-    citation_count = serializers.IntegerField(read_only=True, default=0, help_text="Number of citations of this source.")
+    citation_count = serializers.IntegerField(
+        read_only=True, default=0, help_text="Number of citations of this source."
+    )
 
     class Meta:
         model = Source
         fields = (
-            "id", "url", "name", "slug", "kind", "country", "homepage", "description", "reliability",
-            "citation_count", *TIMESTAMP_FIELDS,
+            "id",
+            "url",
+            "name",
+            "slug",
+            "kind",
+            "country",
+            "homepage",
+            "description",
+            "reliability",
+            "citation_count",
+            *TIMESTAMP_FIELDS,
         )
 
 
@@ -185,15 +204,28 @@ class UnitSerializer(ValidatedModelSerializer):
     class Meta:
         model = Unit
         fields = (
-            "id", "url", "name", "aliases", "country", "echelon", "branch", "parent",
-            "strength_low", "strength_best", "strength_high", "status", "description", *TIMESTAMP_FIELDS,
+            "id",
+            "url",
+            "name",
+            "aliases",
+            "country",
+            "echelon",
+            "branch",
+            "parent",
+            "strength_low",
+            "strength_best",
+            "strength_high",
+            "status",
+            "description",
+            *TIMESTAMP_FIELDS,
         )
 
 
 class EventSerializer(NestedWriteSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:event-detail")
     end_date = serializers.DateField(
-        required=False, help_text="Last day of the interval; when left out of a create or a full update it is the start date (a single day)."
+        required=False,
+        help_text="Last day of the interval; left out of a create or a full update, it is the start date.",
     )
     units = EventUnitSerializer(
         source="event_units", many=True, required=False, help_text="Units involved, each with its role."
@@ -205,9 +237,28 @@ class EventSerializer(NestedWriteSerializer):
     class Meta:
         model = Event
         fields = (
-            "id", "url", "title", "description", "type", "start_date", "end_date", "date_precision", "date_text",
-            "expected", "place_name", "admin1", "country", "latitude", "longitude", "location_precision",
-            "personnel_low", "personnel_best", "personnel_high", "units", "citations", *TIMESTAMP_FIELDS,
+            "id",
+            "url",
+            "title",
+            "description",
+            "type",
+            "start_date",
+            "end_date",
+            "date_precision",
+            "date_text",
+            "expected",
+            "place_name",
+            "admin1",
+            "country",
+            "latitude",
+            "longitude",
+            "location_precision",
+            "personnel_low",
+            "personnel_best",
+            "personnel_high",
+            "units",
+            "citations",
+            *TIMESTAMP_FIELDS,
         )
 
     def validate_units(self, items):
@@ -251,9 +302,25 @@ class CasualtyReportSerializer(NestedWriteSerializer):
     class Meta:
         model = CasualtyReport
         fields = (
-            "id", "url", "country", "unit", "event", "category", "low", "best", "high", "kind", "as_of_date",
-            "period_start", "horizon_date", "date_precision", "date_text", "credibility", "description",
-            "citations", *TIMESTAMP_FIELDS,
+            "id",
+            "url",
+            "country",
+            "unit",
+            "event",
+            "category",
+            "low",
+            "best",
+            "high",
+            "kind",
+            "as_of_date",
+            "period_start",
+            "horizon_date",
+            "date_precision",
+            "date_text",
+            "credibility",
+            "description",
+            "citations",
+            *TIMESTAMP_FIELDS,
         )
 
     def validate_citations(self, items):
