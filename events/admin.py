@@ -19,6 +19,10 @@ admin.site.site_title = "OSINT conflict events"
 admin.site.index_title = "Curation"
 
 RECORD_FIELDSET = ("Record", {"fields": (("created_at", "updated_at"),), "classes": ("collapse",)})
+IMPORTED_RECORD_FIELDSET = (
+    "Record",
+    {"fields": ("external_id", ("created_at", "updated_at")), "classes": ("collapse",)},
+)
 
 
 class WithinUnitFilter(admin.SimpleListFilter):
@@ -161,7 +165,7 @@ class EventAdmin(CitationCountMixin, TimestampedAdmin):
             },
         ),
         ("Personnel", {"fields": (("personnel_low", "personnel_best", "personnel_high"),)}),
-        RECORD_FIELDSET,
+        IMPORTED_RECORD_FIELDSET,
     )
 
 
@@ -207,7 +211,7 @@ class CasualtyReportAdmin(CitationCountMixin, TimestampedAdmin):
                 )
             },
         ),
-        RECORD_FIELDSET,
+        IMPORTED_RECORD_FIELDSET,
     )
 
     @admin.display(description="summary")

@@ -120,3 +120,26 @@ class CitationRole(models.TextChoices):
     REPORTED_BY = "reported_by", "Reported by"
     CONFIRMED_BY = "confirmed_by", "Confirmed by"
     DISPUTED_BY = "disputed_by", "Disputed by"
+
+
+class LinkRelation(models.TextChoices):
+    """How one claim bears on an earlier one: the newer claim is the link's ``from`` side."""
+
+    CONFIRMS = "confirms", "Confirms"
+    DISPUTES = "disputes", "Disputes"
+    SUPERSEDES = "supersedes", "Supersedes"
+    REVISES = "revises", "Revises"
+    RETRACTS = "retracts", "Retracts"
+
+
+class ClaimStatus(models.TextChoices):
+    """Where a claim stands, derived from its citations and the links pointing at it.
+
+    The first that applies wins: retracted, superseded (or revised), disputed, confirmed, claimed.
+    """
+
+    CLAIMED = "claimed", "Claimed"
+    CONFIRMED = "confirmed", "Confirmed"
+    DISPUTED = "disputed", "Disputed"
+    SUPERSEDED = "superseded", "Superseded"
+    RETRACTED = "retracted", "Retracted"

@@ -264,6 +264,7 @@ class EventFilterSet(CitedFilterSet):
             "date_precision": CHOICE_LOOKUPS,
             "location_precision": CHOICE_LOOKUPS,
             "expected": ["exact"],
+            "external_id": ["exact", "startswith"],
         }
 
     def filter_unit(self, queryset, name, unit):
@@ -310,6 +311,7 @@ class CasualtyReportFilterSet(CitedFilterSet):
             "best": RANGE_LOOKUPS,
             "high": RANGE_LOOKUPS,
             "credibility": ["exact", "lte"],
+            "external_id": ["exact", "startswith"],
         }
 
     def filter_unit(self, queryset, name, unit):

@@ -4,7 +4,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils import timezone
 from django_countries.fields import CountryField
+from simple_history.models import HistoricalRecords
 
 from . import choices
 
@@ -61,6 +63,16 @@ def validate_range(obj, prefix, what):
     return errors
 
 
+def external_id_constraint(model_name):
+    """Imported records are unique by their dataset id, so a re-import updates instead of duplicating."""
+    return models.UniqueConstraint(
+        fields=["external_id"],
+        condition=~Q(external_id=""),
+        name=f"{model_name}_unique_external_id",
+        violation_error_message="Another record was already imported with this external id.",
+    )
+
+
 class TimestampedModel(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, help_text="When this record was created.")
     updated_at = models.DateTimeField(auto_now=True, db_index=True, help_text="When this record was last changed.")
@@ -91,6 +103,8 @@ class Source(TimestampedModel):
         db_index=True,
         help_text="Reliability on the NATO Admiralty scale, A (completely reliable) to F (cannot be judged).",
     )
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["name", "pk"]
@@ -143,6 +157,8 @@ class Unit(TimestampedModel):
         help_text="Current status of the unit.",
     )
     description = models.TextField(blank=True, help_text="Notes on the unit.")
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["name", "pk"]
@@ -254,6 +270,13 @@ class Event(TimestampedModel):
         null=True, blank=True, help_text="Highest figure of personnel involved."
     )
     units = models.ManyToManyField(Unit, through="EventUnit", related_name="events", blank=True)
+    external_id = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Id in the dataset this record was imported from, e.g. “ucdp-ged:244657”; blank if entered here.",
+    )
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-start_date", "-pk"]
@@ -268,6 +291,7 @@ class Event(TimestampedModel):
                 violation_error_message="The start date must not be after the end date.",
             ),
             *interval_and_place_constraints("event"),
+            external_id_constraint("event"),
             *range_constraints("event", "personnel_", "personnel"),
         ]
 
@@ -289,7 +313,42 @@ class Event(TimestampedModel):
             raise ValidationError(errors)
 
 
-class EventUnit(TimestampedModel):
+def touch(model, *pks):
+    """Mark records as changed without a new history entry.
+
+    A record's representation includes its citations and the links pointing at it, so when
+    those change the record's ``updated_at`` must move too: ETags change and incremental sync
+    (``modified_since``) picks the record up.
+    """
+    pks = [pk for pk in pks if pk is not None]
+    if pks:
+        model.objects.filter(pk__in=pks).update(updated_at=timezone.now())
+
+
+class RecordPart(TimestampedModel):
+    """A row shown inside other records' representations (a citation, a unit in an event, a link)."""
+
+    class Meta:
+        abstract = True
+
+    def subjects(self):
+        """(model, pk) of the records whose representation shows this row."""
+        raise NotImplementedError
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        for model, pk in self.subjects():
+            touch(model, pk)
+
+    def delete(self, *args, **kwargs):
+        subjects = self.subjects()
+        result = super().delete(*args, **kwargs)
+        for model, pk in subjects:
+            touch(model, pk)
+        return result
+
+
+class EventUnit(RecordPart):
     """A unit involved in an event, with the part it played."""
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="event_units")
@@ -301,6 +360,8 @@ class EventUnit(TimestampedModel):
         help_text="The part the unit played in the event.",
     )
 
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["pk"]
         verbose_name = "unit in event"
@@ -311,6 +372,9 @@ class EventUnit(TimestampedModel):
 
     def __str__(self):
         return f"{self.unit} ({self.get_role_display()})"
+
+    def subjects(self):
+        return [(Event, self.event_id)]
 
 
 class CasualtyReport(TimestampedModel):
@@ -375,12 +439,20 @@ class CasualtyReport(TimestampedModel):
         help_text="Credibility on the NATO Admiralty scale, 1 (confirmed by other sources) to 6 (cannot be judged).",
     )
     description = models.TextField(blank=True, help_text="What the claim says, in words.")
+    external_id = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Id in the dataset this record was imported from, e.g. “ucdp-ged:244657”; blank if entered here.",
+    )
+
+    history = HistoricalRecords()
 
     class Meta:
         # NULLs last on every database, so undated claims do not crowd the first page.
         ordering = [F("as_of_date").desc(nulls_last=True), "-pk"]
         constraints = [
             *range_constraints("casualtyreport", "", "figure"),
+            external_id_constraint("casualtyreport"),
             models.CheckConstraint(
                 condition=Q(low__isnull=False) | Q(best__isnull=False) | Q(high__isnull=False) | Q(unit__isnull=False),
                 name="casualtyreport_has_figure_or_unit",
@@ -417,20 +489,11 @@ class CasualtyReport(TimestampedModel):
             raise ValidationError(errors)
 
 
-class Citation(TimestampedModel):
-    """Ties an event or a casualty report to a source, in a role, with the exact quote."""
+class Attribution(RecordPart):
+    """Who said something, where and when, in their own words."""
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, null=True, blank=True, related_name="citations")
-    casualty_report = models.ForeignKey(
-        CasualtyReport, on_delete=models.CASCADE, null=True, blank=True, related_name="citations"
-    )
     source = models.ForeignKey(
-        Source, on_delete=models.PROTECT, related_name="citations", help_text="The source cited."
-    )
-    role = models.CharField(
-        max_length=20,
-        choices=choices.CitationRole.choices,
-        help_text="What the source did: claimed, reported, confirmed or disputed it.",
+        Source, on_delete=models.PROTECT, related_name="%(class)ss", help_text="The source cited."
     )
     url = models.URLField(max_length=500, blank=True, help_text="Where the source said it.")
     title = models.CharField(max_length=300, blank=True, help_text="Title of the article, statement or document.")
@@ -438,6 +501,25 @@ class Citation(TimestampedModel):
     accessed_date = models.DateField(null=True, blank=True, help_text="When it was last read at the URL.")
     archive_url = models.URLField(max_length=500, blank=True, help_text="An archived copy of the URL.")
     quote = models.TextField(blank=True, help_text="The exact words of the source.")
+
+    class Meta:
+        abstract = True
+
+
+class Citation(Attribution):
+    """Ties an event or a casualty report to a source, in a role, with the exact quote."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, null=True, blank=True, related_name="citations")
+    casualty_report = models.ForeignKey(
+        CasualtyReport, on_delete=models.CASCADE, null=True, blank=True, related_name="citations"
+    )
+    role = models.CharField(
+        max_length=20,
+        choices=choices.CitationRole.choices,
+        help_text="What the source did: claimed, reported, confirmed or disputed it.",
+    )
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["pk"]
@@ -453,3 +535,83 @@ class Citation(TimestampedModel):
 
     def __str__(self):
         return f"{self.get_role_display()} {self.source}"
+
+    def subjects(self):
+        return [(Event, self.event_id), (CasualtyReport, self.casualty_report_id)]
+
+
+class ClaimLink(Attribution):
+    """One claim confirming, disputing, superseding, revising or retracting another, and who says so."""
+
+    relation = models.CharField(
+        max_length=20,
+        choices=choices.LinkRelation.choices,
+        help_text="How the newer claim (from_claim) bears on the other (to_claim).",
+    )
+
+    class Meta:
+        abstract = True
+
+    def __str__(self):
+        return f"{self.from_claim} {self.relation} {self.to_claim}"
+
+    def subjects(self):
+        model = type(self)._meta.get_field("to_claim").related_model
+        return [(model, self.from_claim_id), (model, self.to_claim_id)]
+
+    def clean(self):
+        if self.from_claim_id is not None and self.from_claim_id == self.to_claim_id:
+            raise ValidationError({"to_claim": "A claim cannot be linked to itself."})
+
+
+def claim_link_constraints(model_name):
+    return [
+        models.CheckConstraint(
+            condition=~Q(from_claim=F("to_claim")),
+            name=f"{model_name}_not_to_itself",
+            violation_error_message="A claim cannot be linked to itself.",
+        ),
+        models.UniqueConstraint(
+            fields=["from_claim", "to_claim", "relation"],
+            name=f"{model_name}_unique",
+            violation_error_message="These two claims are already linked this way.",
+        ),
+    ]
+
+
+class CasualtyReportLink(ClaimLink):
+    from_claim = models.ForeignKey(
+        CasualtyReport,
+        on_delete=models.CASCADE,
+        related_name="outgoing_links",
+        help_text="The newer claim: the one that confirms, disputes, supersedes, revises or retracts.",
+    )
+    to_claim = models.ForeignKey(
+        CasualtyReport, on_delete=models.CASCADE, related_name="incoming_links", help_text="The claim it bears on."
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = "casualty report link"
+        constraints = claim_link_constraints("casualtyreportlink")
+
+
+class EventLink(ClaimLink):
+    from_claim = models.ForeignKey(
+        Event,
+        on_delete=models.CASCADE,
+        related_name="outgoing_links",
+        help_text="The newer event report: the one that confirms, disputes, supersedes, revises or retracts.",
+    )
+    to_claim = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="incoming_links", help_text="The event report it bears on."
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["pk"]
+        verbose_name = "event link"
+        constraints = claim_link_constraints("eventlink")

@@ -98,7 +98,12 @@ class NestedWriteSerializer(ValidatedModelSerializer):
                     setattr(child, attr, value)
                 child.save()
                 keep.add(child.pk)
-            manager.filter(pk__in=set(existing) - keep).delete()
+            for child in existing.values():
+                if child.pk not in keep:
+                    child.delete()
+        if nested:
+            # Writing children moved the parent's updated_at (see RecordPart); answer with it.
+            instance.refresh_from_db(fields=["updated_at"])
 
     def create(self, validated_data):
         nested = self._pop_nested(validated_data)
@@ -258,6 +263,7 @@ class EventSerializer(NestedWriteSerializer):
             "personnel_high",
             "units",
             "citations",
+            "external_id",
             *TIMESTAMP_FIELDS,
         )
 
@@ -320,6 +326,7 @@ class CasualtyReportSerializer(NestedWriteSerializer):
             "credibility",
             "description",
             "citations",
+            "external_id",
             *TIMESTAMP_FIELDS,
         )
 
