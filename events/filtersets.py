@@ -11,8 +11,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from . import choices
-from .models import CasualtyReport, Citation, Event, EventUnit, Source, Unit
-from .selectors import unit_subtree_ids
+from .models import CasualtyReport, CasualtyReportLink, Citation, Event, EventLink, EventUnit, Source, Unit
+from .selectors import as_known_at, unit_subtree_ids
 
 CHOICE_LOOKUPS = ["exact", "in"]
 RANGE_LOOKUPS = ["exact", "gte", "lte"]
@@ -57,6 +57,11 @@ class BBoxFilter(filters.Filter):
 @extend_schema_field(OpenApiTypes.INT)
 class RecordIdFilter(filters.ModelChoiceFilter):
     """Takes a record's id; an id that does not exist is a 400, not an empty list."""
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IntegerFilter(filters.NumberFilter):
+    field_class = forms.IntegerField
 
 
 class StrictNullBooleanField(forms.NullBooleanField):
@@ -120,6 +125,20 @@ class BaseFilterSet(filters.FilterSet):
         return filter_class, params
 
     q = filters.CharFilter(method="search", label="Search", help_text="Case-insensitive text search.")
+    modified_since = filters.IsoDateTimeFilter(
+        method="filter_modified_since",
+        help_text=(
+            "Records created or changed at or after this ISO 8601 time, including changes to what they show "
+            "of other records (citations, a source's name). With /api/deletions/ this keeps a mirror in sync."
+        ),
+    )
+
+    def filter_modified_since(self, queryset, name, value):
+        return queryset.filter(self.modified_condition(value))
+
+    def modified_condition(self, since):
+        """Rows whose representation may have changed since ``since``; extended for nested data."""
+        return Q(updated_at__gte=since)
 
     def search(self, queryset, name, value):
         value = value.strip()
@@ -176,6 +195,9 @@ class UnitFilterSet(BaseFilterSet):
             "branch": ["exact"],
         }
 
+    def modified_condition(self, since):
+        return super().modified_condition(since) | Q(parent__updated_at__gte=since)
+
     def filter_within(self, queryset, name, unit):
         return queryset.filter(pk__in=unit_subtree_ids(unit.pk))
 
@@ -202,14 +224,35 @@ class CitedFilterSet(BaseFilterSet):
         help_text="Records cited by at least one source this reliable or better: B gives sources rated A or B.",
     )
 
+    status = filters.ChoiceFilter(
+        choices=choices.ClaimStatus.choices,
+        field_name="claim_status",
+        help_text="Claims in this status, derived from their citations and links (as of known_at, if given).",
+    )
+    status__in = ChoiceInFilter(
+        choices=choices.ClaimStatus.choices,
+        field_name="claim_status",
+        lookup_expr="in",
+        help_text="Claims in any of these statuses (comma-separated).",
+    )
+    known_at = filters.DateFilter(
+        method="filter_citations",
+        help_text=(
+            "Time travel: what was known on this day. Only claims whose earliest citation was published on or "
+            "before it, with the citations and the status they had then."
+        ),
+    )
+
     def filter_citations(self, queryset, name, value):
-        # Applied once, in filter_queryset, so that source and role refer to the same citation.
+        # Applied in filter_queryset: source and role refer to one citation, and known_at comes first.
         return queryset
 
     def filter_min_reliability(self, queryset, name, value):
         return queryset.filter(cited(self.citation_subject, source__reliability__lte=value))
 
     def filter_queryset(self, queryset):
+        if self.form.cleaned_data.get("known_at"):
+            queryset = as_known_at(queryset, known_at=self.form.cleaned_data["known_at"])
         queryset = super().filter_queryset(queryset)
         conditions = {}
         if self.form.cleaned_data.get("source"):
@@ -222,6 +265,9 @@ class CitedFilterSet(BaseFilterSet):
 
     def search_condition(self, value):
         return super().search_condition(value) | Q(cited(self.citation_subject, quote__icontains=value))
+
+    def modified_condition(self, since):
+        return super().modified_condition(since) | Q(cited(self.citation_subject, source__updated_at__gte=since))
 
 
 class EventFilterSet(CitedFilterSet):
@@ -266,6 +312,10 @@ class EventFilterSet(CitedFilterSet):
             "expected": ["exact"],
             "external_id": ["exact", "startswith"],
         }
+
+    def modified_condition(self, since):
+        units_changed = Exists(EventUnit.objects.filter(event=OuterRef("pk"), unit__updated_at__gte=since))
+        return super().modified_condition(since) | Q(units_changed)
 
     def filter_unit(self, queryset, name, unit):
         return queryset.filter(
@@ -314,8 +364,45 @@ class CasualtyReportFilterSet(CitedFilterSet):
             "external_id": ["exact", "startswith"],
         }
 
+    def modified_condition(self, since):
+        return super().modified_condition(since) | Q(unit__updated_at__gte=since) | Q(event__updated_at__gte=since)
+
     def filter_unit(self, queryset, name, unit):
         return queryset.filter(unit_id__in=unit_subtree_ids(unit.pk))
 
     def filter_claimed_by(self, queryset, name, source):
         return queryset.filter(cited(self.citation_subject, source=source, role=choices.CitationRole.CLAIMED_BY))
+
+
+class ClaimLinkFilterSet(BaseFilterSet):
+    """Links between claims; ``claim`` finds every link from or to a claim."""
+
+    search_fields = ("quote", "title")
+
+    claim = IntegerFilter(method="filter_claim", help_text="Links from or to this claim.")
+    ordering = OrderingFilter(fields=("published_date", "relation", "created_at", "updated_at"))
+
+    class Meta:
+        fields = {
+            "relation": CHOICE_LOOKUPS,
+            "from_claim": ["exact"],
+            "to_claim": ["exact"],
+            "source": ["exact"],
+            "published_date": RANGE_LOOKUPS,
+        }
+
+    def filter_claim(self, queryset, name, value):
+        return queryset.filter(Q(from_claim=value) | Q(to_claim=value))
+
+    def modified_condition(self, since):
+        return super().modified_condition(since) | Q(source__updated_at__gte=since)
+
+
+class CasualtyReportLinkFilterSet(ClaimLinkFilterSet):
+    class Meta(ClaimLinkFilterSet.Meta):
+        model = CasualtyReportLink
+
+
+class EventLinkFilterSet(ClaimLinkFilterSet):
+    class Meta(ClaimLinkFilterSet.Meta):
+        model = EventLink

@@ -1,11 +1,14 @@
 """Read-side queries shared by the API filters and the admin."""
 
-from django.db import connection
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce
+import datetime
 
-from .models import Citation, Unit
+from django.db import connection
+from django.db.models import Case, CharField, Count, Exists, OuterRef, Prefetch, Subquery, Value, When
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce, TruncDate
+
+from . import choices
+from .models import CasualtyReport, CasualtyReportLink, Citation, Event, EventLink, EventUnit, Unit
 
 
 def citation_count(subject_field: str) -> Coalesce:
@@ -40,3 +43,102 @@ def unit_subtree_ids(unit_id: int) -> RawSQL:
         f") SELECT id FROM subtree"
     )
     return RawSQL(sql, [unit_id])
+
+
+def known_on(date_field: str = "published_date"):
+    """The day something became known: its publication date, else the day it was recorded."""
+    return Coalesce(date_field, TruncDate("created_at"))
+
+
+def _claim_parts(model):
+    """(the Citation field pointing at a claim model, the link model whose to_claim points at it)."""
+    if model is CasualtyReport:
+        return "casualty_report", CasualtyReportLink
+    return "event", EventLink
+
+
+def claim_status(model, *, known_at: datetime.date | None = None) -> Case:
+    """The status of each claim (event or casualty report), computed in the query.
+
+    It follows from the claim's citations and the links pointing at it; the first that
+    applies wins: retracted, superseded (superseded or revised), disputed, confirmed, claimed.
+    With ``known_at``, only citations and links known on or before that day count, so a claim
+    superseded later is still current then.
+    """
+    subject_field, link_model = _claim_parts(model)
+    citations = Citation.objects.filter(**{subject_field: OuterRef("pk")})
+    links = link_model.objects.filter(to_claim=OuterRef("pk"))
+    if known_at is not None:
+        citations = citations.alias(known_on=known_on()).filter(known_on__lte=known_at)
+        links = links.alias(known_on=known_on()).filter(known_on__lte=known_at)
+    relation, role, status = choices.LinkRelation, choices.CitationRole, choices.ClaimStatus
+    return Case(
+        When(Exists(links.filter(relation=relation.RETRACTS)), then=Value(status.RETRACTED)),
+        When(
+            Exists(links.filter(relation__in=[relation.SUPERSEDES, relation.REVISES])),
+            then=Value(status.SUPERSEDED),
+        ),
+        When(
+            Exists(links.filter(relation=relation.DISPUTES)) | Exists(citations.filter(role=role.DISPUTED_BY)),
+            then=Value(status.DISPUTED),
+        ),
+        When(
+            Exists(links.filter(relation=relation.CONFIRMS)) | Exists(citations.filter(role=role.CONFIRMED_BY)),
+            then=Value(status.CONFIRMED),
+        ),
+        default=Value(status.CLAIMED),
+        output_field=CharField(),
+    )
+
+
+def known_claims(queryset, *, known_at: datetime.date):
+    """Claims whose earliest citation was published (or recorded) on or before ``known_at``."""
+    subject_field, _ = _claim_parts(queryset.model)
+    known = Citation.objects.filter(**{subject_field: OuterRef("pk")}).alias(known_on=known_on())
+    return queryset.filter(Exists(known.filter(known_on__lte=known_at)))
+
+
+def citations_prefetch(*, known_at: datetime.date | None = None) -> Prefetch:
+    """Citations with their source, in one query per page; only those known by ``known_at`` if given."""
+    citations = Citation.objects.select_related("source")
+    if known_at is not None:
+        citations = citations.alias(known_on=known_on()).filter(known_on__lte=known_at)
+    return Prefetch("citations", queryset=citations)
+
+
+def event_prefetches(*, known_at: datetime.date | None = None) -> list[Prefetch]:
+    return [
+        Prefetch("event_units", queryset=EventUnit.objects.select_related("unit")),
+        citations_prefetch(known_at=known_at),
+    ]
+
+
+def casualty_report_prefetches(*, known_at: datetime.date | None = None) -> list[Prefetch]:
+    return [citations_prefetch(known_at=known_at)]
+
+
+def event_list(*, known_at: datetime.date | None = None):
+    """Events as the API shows them: units, citations and status in a fixed number of queries."""
+    return Event.objects.annotate(claim_status=claim_status(Event, known_at=known_at)).prefetch_related(
+        *event_prefetches(known_at=known_at)
+    )
+
+
+def casualty_report_list(*, known_at: datetime.date | None = None):
+    """Casualty reports as the API shows them, in a fixed number of queries."""
+    return (
+        CasualtyReport.objects.annotate(claim_status=claim_status(CasualtyReport, known_at=known_at))
+        .select_related("unit", "event")
+        .prefetch_related(*casualty_report_prefetches(known_at=known_at))
+    )
+
+
+def as_known_at(queryset, *, known_at: datetime.date):
+    """Narrow a claim list to what was known on ``known_at``, with statuses and citations as of then."""
+    prefetches = event_prefetches if queryset.model is Event else casualty_report_prefetches
+    return (
+        known_claims(queryset, known_at=known_at)
+        .annotate(claim_status=claim_status(queryset.model, known_at=known_at))
+        .prefetch_related(None)
+        .prefetch_related(*prefetches(known_at=known_at))
+    )

@@ -147,6 +147,8 @@ SPECTACULAR_SETTINGS = {
         "EventTypeEnum": "events.choices.EventType",
         "CasualtyCategoryEnum": "events.choices.CasualtyCategory",
         "UnitRoleEnum": "events.choices.UnitRole",
+        "ClaimStatusEnum": "events.choices.ClaimStatus",
+        "LinkRelationEnum": "events.choices.LinkRelation",
         "CountryEnum": "django_countries.countries",
     },
 }

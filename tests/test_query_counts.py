@@ -4,7 +4,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from events.models import CasualtyReportLink, EventLink
+
 from .factories import make_event, make_report, make_source, make_unit
+
+LINKS = {"/api/casualty-report-links/": CasualtyReportLink, "/api/event-links/": EventLink}
+make_claim = {"/api/casualty-report-links/": make_report, "/api/event-links/": make_event}
 
 pytestmark = pytest.mark.django_db
 
@@ -17,6 +22,10 @@ def make_rows(endpoint, count):
             make_report(citations=[(make_source(), "claimed_by")])
         elif endpoint == "/api/units/":
             make_unit(parent=parent)
+        elif endpoint in LINKS:
+            LINKS[endpoint].objects.create(
+                from_claim=make_claim[endpoint](), to_claim=make_claim[endpoint](), relation="confirms", source=source
+            )
         elif endpoint == "/api/events/":
             make_event(
                 units=[make_unit(parent=parent)], citations=[(source, "claimed_by"), (make_source(), "reported_by")]
@@ -38,6 +47,8 @@ EXPECTED = {
     "/api/units/": 2,
     "/api/events/": 4,
     "/api/casualty-reports/": 3,
+    "/api/casualty-report-links/": 2,
+    "/api/event-links/": 2,
 }
 
 

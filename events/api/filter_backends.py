@@ -5,6 +5,23 @@ from rest_framework.exceptions import ValidationError
 GLOBAL_QUERY_PARAMETERS = frozenset({"format"})
 
 
+def reject_unknown_parameters(request, allowed):
+    """A 400 naming every query parameter outside ``allowed`` (plus the global ones)."""
+    allowed = set(allowed) | GLOBAL_QUERY_PARAMETERS
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise ValidationError(
+            {name: [f"Unknown query parameter. Known parameters: {', '.join(sorted(allowed))}."] for name in unknown}
+        )
+
+
+def pagination_parameters(view) -> set[str]:
+    """The query parameters of the view's paginator, e.g. ``limit`` and ``offset``."""
+    paginator = getattr(view, "paginator", None)
+    names = ("limit_query_param", "offset_query_param", "page_query_param", "cursor_query_param")
+    return {getattr(paginator, name) for name in names if getattr(paginator, name, None)}
+
+
 class StrictDjangoFilterBackend(DjangoFilterBackend):
     """Rejects query parameters that no filter understands.
 
@@ -14,22 +31,8 @@ class StrictDjangoFilterBackend(DjangoFilterBackend):
 
     def filter_queryset(self, request, queryset, view):
         filterset = self.get_filterset(request, queryset, view)
-        allowed = set(GLOBAL_QUERY_PARAMETERS)
+        allowed = pagination_parameters(view)
         if filterset is not None:
             allowed.update(filterset.filters)
-        paginator = getattr(view, "paginator", None)
-        if paginator is not None:
-            allowed.update(
-                getattr(paginator, name)
-                for name in ("limit_query_param", "offset_query_param", "page_query_param", "cursor_query_param")
-                if getattr(paginator, name, None)
-            )
-        unknown = sorted(set(request.query_params) - allowed)
-        if unknown:
-            raise ValidationError(
-                {
-                    name: [f"Unknown query parameter. Known parameters: {', '.join(sorted(allowed))}."]
-                    for name in unknown
-                }
-            )
+        reject_unknown_parameters(request, allowed)
         return super().filter_queryset(request, queryset, view)

@@ -3,10 +3,13 @@ import copy
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django_countries.serializers import CountryFieldMixin
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from ..models import CasualtyReport, Citation, Event, EventUnit, Source, Unit
+from .. import choices
+from ..models import CasualtyReport, CasualtyReportLink, Citation, Event, EventLink, EventUnit, Source, Unit
+from ..selectors import claim_status
 from .fields import NestedRelatedField
 
 TIMESTAMP_FIELDS = ("created_at", "updated_at")
@@ -134,6 +137,23 @@ class NestedWriteSerializer(ValidatedModelSerializer):
         return items
 
 
+class ClaimStatusMixin(serializers.Serializer):
+    status = serializers.SerializerMethodField(
+        help_text=(
+            "Where the claim stands, from its citations and the links pointing at it: retracted, superseded, "
+            "disputed, confirmed or claimed (the first that applies)."
+        )
+    )
+
+    @extend_schema_field(serializers.ChoiceField(choices=choices.ClaimStatus.choices))
+    def get_status(self, obj):
+        # Lists annotate the status in their query; a record just written is looked up once.
+        if not hasattr(obj, "claim_status"):
+            model = type(obj)
+            obj.claim_status = model.objects.filter(pk=obj.pk).values_list(claim_status(model), flat=True).first()
+        return obj.claim_status
+
+
 # Inline children.
 
 
@@ -226,7 +246,7 @@ class UnitSerializer(ValidatedModelSerializer):
         )
 
 
-class EventSerializer(NestedWriteSerializer):
+class EventSerializer(ClaimStatusMixin, NestedWriteSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:event-detail")
     end_date = serializers.DateField(
         required=False,
@@ -263,6 +283,7 @@ class EventSerializer(NestedWriteSerializer):
             "personnel_high",
             "units",
             "citations",
+            "status",
             "external_id",
             *TIMESTAMP_FIELDS,
         )
@@ -285,7 +306,7 @@ class EventSerializer(NestedWriteSerializer):
         return super().validate(attrs)
 
 
-class CasualtyReportSerializer(NestedWriteSerializer):
+class CasualtyReportSerializer(ClaimStatusMixin, NestedWriteSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:casualtyreport-detail")
     unit = NestedRelatedField(
         UnitBriefSerializer,
@@ -326,9 +347,66 @@ class CasualtyReportSerializer(NestedWriteSerializer):
             "credibility",
             "description",
             "citations",
+            "status",
             "external_id",
             *TIMESTAMP_FIELDS,
         )
 
     def validate_citations(self, items):
         return self.validate_nested_ids("citations", items)
+
+
+class ClaimLinkSerializer(ValidatedModelSerializer):
+    source = NestedRelatedField(
+        SourceBriefSerializer,
+        queryset=Source.objects.all(),
+        help_text="Who says the one claim bears on the other: its id when writing, a brief object when reading.",
+    )
+
+    class Meta:
+        # As in citations, ``url`` is where the source said it.
+        fields = (
+            "id",
+            "from_claim",
+            "relation",
+            "to_claim",
+            "source",
+            "title",
+            "published_date",
+            "accessed_date",
+            "archive_url",
+            "quote",
+            *TIMESTAMP_FIELDS,
+        )
+
+
+class CasualtyReportLinkSerializer(ClaimLinkSerializer):
+    class Meta(ClaimLinkSerializer.Meta):
+        model = CasualtyReportLink
+
+
+class EventLinkSerializer(ClaimLinkSerializer):
+    class Meta(ClaimLinkSerializer.Meta):
+        model = EventLink
+
+
+class FieldChangeSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    old = serializers.JSONField(allow_null=True)
+    new = serializers.JSONField(allow_null=True)
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    history_id = serializers.IntegerField(help_text="Id of this version.")
+    date = serializers.DateTimeField(help_text="When the change was made.")
+    user = serializers.CharField(allow_null=True, help_text="Username of who made it; null for scripts.")
+    action = serializers.ChoiceField(choices=["created", "changed", "deleted"])
+    record = serializers.CharField(help_text="What changed: this record, or one of its citations, units or links.")
+    record_id = serializers.IntegerField()
+    changes = FieldChangeSerializer(many=True, help_text="Fields with their old and new values.")
+
+
+class DeletionSerializer(serializers.Serializer):
+    resource = serializers.CharField(help_text="The list the record was in, e.g. “events”.")
+    id = serializers.IntegerField(help_text="Id of the deleted record.")
+    deleted_at = serializers.DateTimeField(help_text="When it was deleted.")

@@ -1,3 +1,4 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from . import views
@@ -9,5 +10,10 @@ router.register("sources", views.SourceViewSet)
 router.register("units", views.UnitViewSet)
 router.register("events", views.EventViewSet)
 router.register("casualty-reports", views.CasualtyReportViewSet)
+router.register("casualty-report-links", views.CasualtyReportLinkViewSet)
+router.register("event-links", views.EventLinkViewSet)
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("deletions/", views.DeletionListView.as_view(), name="deletion-list"),
+    *router.urls,
+]

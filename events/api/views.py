@@ -1,24 +1,50 @@
-from django.db.models import Prefetch
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers as drf_serializers
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
 from rest_framework.viewsets import ModelViewSet
 
-from .. import filtersets
-from ..models import CasualtyReport, Citation, Event, EventUnit, Source, Unit
-from ..selectors import citation_count
+from .. import filtersets, history, selectors
+from ..models import CasualtyReportLink, EventLink, Source, Unit
 from . import serializers
+from .conditional import ConditionalRequestMixin
+from .filter_backends import pagination_parameters, reject_unknown_parameters
 
-# Citations are always shown with their source, so fetch both in one query per page.
-CITATIONS = Prefetch("citations", queryset=Citation.objects.select_related("source"))
+
+class RecordViewSet(ConditionalRequestMixin, ModelViewSet):
+    """CRUD with ETags and ``If-Match``, plus each record's edit history."""
+
+    @extend_schema(
+        responses=serializers.HistoryEntrySerializer(many=True),
+        description=(
+            "Every version of this record, newest first: who changed what, when, with the old and new "
+            "values, including its citations and units. Still available after the record is deleted."
+        ),
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def history(self, request, pk=None):
+        try:
+            entries = history.record_history(self.get_queryset().model, int(pk))
+        except ValueError:
+            entries = None
+        if entries is None:
+            raise NotFound("No record with this id has ever existed.")
+        return Response(serializers.HistoryEntrySerializer(entries, many=True).data)
 
 
-class SourceViewSet(ModelViewSet):
+class SourceViewSet(RecordViewSet):
     """Who says things: governments, agencies, officials, media, think tanks, with their reliability."""
 
-    queryset = Source.objects.annotate(citation_count=citation_count("source"))
+    queryset = Source.objects.annotate(citation_count=selectors.citation_count("source"))
     serializer_class = serializers.SourceSerializer
     filterset_class = filtersets.SourceFilterSet
 
 
-class UnitViewSet(ModelViewSet):
+class UnitViewSet(RecordViewSet):
     """Military formations, named or not, in a hierarchy of any depth."""
 
     queryset = Unit.objects.select_related("parent")
@@ -26,19 +52,76 @@ class UnitViewSet(ModelViewSet):
     filterset_class = filtersets.UnitFilterSet
 
 
-class EventViewSet(ModelViewSet):
+class EventViewSet(RecordViewSet):
     """Things that happened at a place during a date interval, with the units involved and their sources."""
 
-    queryset = Event.objects.prefetch_related(
-        Prefetch("event_units", queryset=EventUnit.objects.select_related("unit")), CITATIONS
-    )
+    queryset = selectors.event_list()
     serializer_class = serializers.EventSerializer
     filterset_class = filtersets.EventFilterSet
 
 
-class CasualtyReportViewSet(ModelViewSet):
+class CasualtyReportViewSet(RecordViewSet):
     """Claims about losses: each figure with its range, kind, dates, credibility and who made it."""
 
-    queryset = CasualtyReport.objects.select_related("unit", "event").prefetch_related(CITATIONS)
+    queryset = selectors.casualty_report_list()
     serializer_class = serializers.CasualtyReportSerializer
     filterset_class = filtersets.CasualtyReportFilterSet
+
+
+class CasualtyReportLinkViewSet(RecordViewSet):
+    """One casualty report confirming, disputing, superseding, revising or retracting another."""
+
+    queryset = CasualtyReportLink.objects.select_related("source")
+    serializer_class = serializers.CasualtyReportLinkSerializer
+    filterset_class = filtersets.CasualtyReportLinkFilterSet
+
+
+class EventLinkViewSet(RecordViewSet):
+    """One event report confirming, disputing, superseding, revising or retracting another."""
+
+    queryset = EventLink.objects.select_related("source")
+    serializer_class = serializers.EventLinkSerializer
+    filterset_class = filtersets.EventLinkFilterSet
+
+
+class DeletionQuerySerializer(drf_serializers.Serializer):
+    since = drf_serializers.DateTimeField(required=False, help_text="Only deletions at or after this ISO 8601 time.")
+    resource = drf_serializers.MultipleChoiceField(
+        choices=sorted(history.RESOURCES), required=False, help_text="Only deletions from these lists."
+    )
+
+
+class DeletionListView(ListAPIView):
+    """Records deleted and not restored since, for mirrors: drop these ids, then fetch ``modified_since``."""
+
+    serializer_class = serializers.DeletionSerializer
+    permission_classes = [AllowAny]
+    filter_backends = []
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("since", OpenApiTypes.DATETIME, description="Only deletions at or after this time."),
+            OpenApiParameter(
+                "resource",
+                OpenApiTypes.STR,
+                enum=sorted(history.RESOURCES),
+                many=True,
+                explode=True,
+                description="Only deletions from this list; repeat for several.",
+            ),
+        ]
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        reject_unknown_parameters(self.request, {"since", "resource", *pagination_parameters(self)})
+        params = self.request.query_params
+        data = {"resource": params.getlist("resource")}
+        if "since" in params:
+            data["since"] = params["since"]
+        query = DeletionQuerySerializer(data=data)
+        query.is_valid(raise_exception=True)
+        return history.deletions(
+            since=query.validated_data.get("since"), resources=query.validated_data.get("resource")
+        )
