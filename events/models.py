@@ -331,10 +331,6 @@ class RecordPart(TimestampedModel):
     class Meta:
         abstract = True
 
-    def subjects(self):
-        """(model, pk) of the records whose representation shows this row."""
-        raise NotImplementedError
-
     def save(self, *args, **kwargs):
         super().save(*args, **kwargs)
         for model, pk in self.subjects():
@@ -346,6 +342,10 @@ class RecordPart(TimestampedModel):
         for model, pk in subjects:
             touch(model, pk)
         return result
+
+    def subjects(self):
+        """(model, pk) of the records whose representation shows this row."""
+        raise NotImplementedError
 
 
 class EventUnit(RecordPart):
