@@ -8,14 +8,19 @@ PORT ?= 8000
 # Parallel test workers; `make test PYTEST_WORKERS=0` runs in one process.
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run test schema clean
+.PHONY: install install-dev run test lint schema clean
 
 install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
 run: install
@@ -25,8 +30,12 @@ run: install
 	@echo "Serving on http://127.0.0.1:$(PORT)/api/ (docs: /api/docs/, admin: /admin/)"
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-test: install
+test: install-dev
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 schema: install
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file schema.yaml

@@ -6,17 +6,21 @@ from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.viewsets import ModelViewSet
 
 from .. import filtersets, history, selectors
 from ..models import CasualtyReportLink, EventLink, Source, Unit
 from . import serializers
 from .conditional import ConditionalRequestMixin
+from .exports import CSVRenderer, ExportMixin, GeoJSONRenderer
 from .filter_backends import pagination_parameters, reject_unknown_parameters
 
 
-class RecordViewSet(ConditionalRequestMixin, ModelViewSet):
-    """CRUD with ETags and ``If-Match``, plus each record's edit history."""
+class RecordViewSet(ExportMixin, ConditionalRequestMixin, ModelViewSet):
+    """CRUD with ETags and ``If-Match``, each record's edit history, and CSV export."""
+
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]
 
     @extend_schema(
         responses=serializers.HistoryEntrySerializer(many=True),
@@ -56,6 +60,7 @@ class EventViewSet(RecordViewSet):
     """Things that happened at a place during a date interval, with the units involved and their sources."""
 
     queryset = selectors.event_list()
+    renderer_classes = [*RecordViewSet.renderer_classes, GeoJSONRenderer]
     serializer_class = serializers.EventSerializer
     filterset_class = filtersets.EventFilterSet
 

@@ -1,0 +1,145 @@
+"""CSV and GeoJSON exports of the lists, streamed so that a million rows never sit in memory.
+
+``?format=csv`` (or ``Accept: text/csv``) on any list, ``?format=geojson`` on events. The
+filters are those of the JSON list; without ``limit`` every matching row is exported.
+"""
+
+import csv
+import json
+
+from django.http import StreamingHttpResponse
+from django.utils.text import slugify
+from rest_framework import renderers
+from rest_framework.relations import HyperlinkedIdentityField
+from rest_framework.serializers import ListSerializer
+
+from .fields import NestedRelatedField
+
+CHUNK_SIZE = 2000
+
+
+class CSVRenderer(renderers.BaseRenderer):
+    """Renders one record (a detail view) as CSV; lists are streamed by ``ExportMixin``."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        view = renderer_context["view"]
+        columns = Columns(view.get_serializer())
+        buffer = EchoBuffer()
+        writer = csv.writer(buffer)
+        return writer.writerow(columns.header) + writer.writerow(columns.row(data))
+
+
+class GeoJSONRenderer(renderers.JSONRenderer):
+    media_type = "application/geo+json"
+    format = "geojson"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        columns = Columns(renderer_context["view"].get_serializer())
+        return json.dumps(feature(data, columns)).encode()
+
+
+class EchoBuffer:
+    """A file-like object whose write() returns the line, for csv.writer in a generator."""
+
+    def write(self, value):
+        return value
+
+
+class Columns:
+    """Flattens a serializer's representation into one row of scalar columns.
+
+    A nested object becomes ``<field>_id`` and ``<field>_name``; an inline list (citations,
+    units) becomes one column of ``name (role)`` items joined by ``; ``.
+    """
+
+    def __init__(self, serializer):
+        self.fields = list(serializer.fields.items())
+        self.header = []
+        for name, field in self.fields:
+            if isinstance(field, NestedRelatedField):
+                self.header += [f"{name}_id", f"{name}_name"]
+            else:
+                self.header.append(name)
+
+    def row(self, data):
+        values = []
+        for name, field in self.fields:
+            value = data.get(name)
+            if isinstance(field, NestedRelatedField):
+                values += [value and value["id"], value and (value.get("name") or value.get("title"))]
+            elif isinstance(field, HyperlinkedIdentityField) and value:
+                # DRF carries ?format=csv into the links; the record's address is without it.
+                values.append(value.split("?", 1)[0])
+            elif isinstance(field, ListSerializer):
+                values.append("; ".join(self._item_text(item) for item in value or ()))
+            elif isinstance(value, (list, dict)):
+                values.append(json.dumps(value, ensure_ascii=False))
+            else:
+                values.append(value)
+        return values
+
+    def as_dict(self, data):
+        return dict(zip(self.header, self.row(data), strict=True))
+
+    @staticmethod
+    def _item_text(item):
+        nested = item.get("source") or item.get("unit") or {}
+        return f"{nested.get('name', '')} ({item.get('role', '')})"
+
+
+def feature(data, columns):
+    latitude, longitude = data.get("latitude"), data.get("longitude")
+    geometry = None if latitude is None else {"type": "Point", "coordinates": [longitude, latitude]}
+    return {"type": "Feature", "id": data["id"], "geometry": geometry, "properties": columns.as_dict(data)}
+
+
+class ExportMixin:
+    """Streams CSV or GeoJSON for a list when the client asks for that format."""
+
+    def list(self, request, *args, **kwargs):
+        export = {"csv": self._stream_csv, "geojson": self._stream_geojson}.get(request.accepted_renderer.format)
+        if export is None:
+            return super().list(request, *args, **kwargs)
+        queryset = self.filter_queryset(self.get_queryset())
+        if self.paginator.limit_query_param in request.query_params:
+            offset = self.paginator.get_offset(request)
+            queryset = queryset[offset : offset + self.paginator.get_limit(request)]
+        columns = Columns(self.get_serializer())
+        basename = slugify(queryset.model._meta.verbose_name_plural)
+        response = StreamingHttpResponse(export(queryset, columns), content_type=request.accepted_renderer.media_type)
+        response["Content-Disposition"] = f'attachment; filename="{basename}.{request.accepted_renderer.format}"'
+        return response
+
+    def _representations(self, queryset):
+        serializer = self.get_serializer()
+        for obj in queryset.iterator(chunk_size=CHUNK_SIZE):
+            yield serializer.to_representation(obj)
+
+    def _stream_csv(self, queryset, columns):
+        writer = csv.writer(EchoBuffer())
+        yield writer.writerow(columns.header)
+        for data in self._representations(queryset):
+            yield writer.writerow(columns.row(data))
+
+    def _stream_geojson(self, queryset, columns):
+        yield '{"type": "FeatureCollection", "features": ['
+        separator = ""
+        for data in self._representations(queryset):
+            yield separator + json.dumps(feature(data, columns), ensure_ascii=False)
+            separator = ","
+        yield "]}"
+
+    def handle_exception(self, exc):
+        # Errors are JSON whatever format was asked for, so clients can read what went wrong.
+        if getattr(self.request, "accepted_renderer", None) is not None and self.request.accepted_renderer.format in {
+            "csv",
+            "geojson",
+            "stix",
+        }:
+            self.request.accepted_renderer = renderers.JSONRenderer()
+            self.request.accepted_media_type = renderers.JSONRenderer.media_type
+        return super().handle_exception(exc)

@@ -1,0 +1,127 @@
+"""CSV and GeoJSON exports with the same filters as the JSON lists."""
+
+import csv
+import io
+import json
+from http import HTTPStatus
+
+import pytest
+from django.http import StreamingHttpResponse
+
+from .factories import make_event, make_report, make_source, make_unit
+
+pytestmark = pytest.mark.django_db
+
+
+def body(response):
+    assert isinstance(response, StreamingHttpResponse), "exports are streamed"
+    return b"".join(response.streaming_content).decode()
+
+
+def csv_rows(response):
+    return list(csv.DictReader(io.StringIO(body(response))))
+
+
+def test_csv_export_of_a_filtered_list(api):
+    source = make_source(name="National Intelligence Service")
+    unit = make_unit(name="94th Brigade")
+    kursk = make_event(
+        title="Withdrawal", country="RU", admin1="Kursk Oblast", units=[unit], citations=[(source, "confirmed_by")]
+    )
+    make_event(title="Elsewhere", country="UA")
+    response = api.get("/api/events/?format=csv&country=RU")
+    assert response.status_code == HTTPStatus.OK
+    assert response["Content-Type"].startswith("text/csv")
+    assert 'filename="events.csv"' in response["Content-Disposition"]
+    rows = csv_rows(response)
+    assert [row["id"] for row in rows] == [str(kursk.pk)]
+    row = rows[0]
+    assert row["title"] == "Withdrawal"
+    assert row["admin1"] == "Kursk Oblast"
+    assert row["units"] == "94th Brigade (participant)"
+    assert row["citations"] == "National Intelligence Service (confirmed_by)"
+    assert row["status"] == "confirmed"
+    assert row["url"].endswith(f"/api/events/{kursk.pk}/")
+
+
+def test_csv_by_accept_header_and_nested_columns(api):
+    unit = make_unit(name="11th Corps")
+    report = make_report(unit=unit, low=10, best=20, high=30)
+    response = api.get("/api/casualty-reports/", HTTP_ACCEPT="text/csv")
+    rows = csv_rows(response)
+    assert len(rows) == 1
+    assert (rows[0]["unit_id"], rows[0]["unit_name"]) == (str(unit.pk), "11th Corps")
+    assert (rows[0]["low"], rows[0]["best"], rows[0]["high"]) == ("10", "20", "30")
+    assert rows[0]["id"] == str(report.pk)
+
+
+@pytest.mark.parametrize("endpoint", ["sources", "units", "events", "casualty-reports", "event-links"])
+def test_every_list_exports_csv_with_the_json_rows(api, endpoint):
+    make_source(), make_unit(), make_event(), make_report()
+    json_ids = [row["id"] for row in api.get(f"/api/{endpoint}/").json()["results"]]
+    rows = csv_rows(api.get(f"/api/{endpoint}/?format=csv"))
+    assert [int(row["id"]) for row in rows] == json_ids
+
+
+def test_csv_export_is_not_paginated_unless_asked(api):
+    for _ in range(60):
+        make_source()
+    assert len(csv_rows(api.get("/api/sources/?format=csv"))) == 60
+    assert len(csv_rows(api.get("/api/sources/?format=csv&limit=10&offset=55"))) == 5
+
+
+def test_empty_export_still_has_its_header(api):
+    rows = body(api.get("/api/events/?format=csv")).splitlines()
+    assert rows[0].startswith("id,url,title,")
+    assert len(rows) == 1
+
+
+def test_export_errors_are_json(api):
+    response = api.get("/api/events/?format=csv&contry=RU")
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response["Content-Type"] == "application/json"
+    assert "contry" in response.json()
+
+
+def test_detail_as_csv(api):
+    event = make_event(title="Capture")
+    rows = list(csv.DictReader(io.StringIO(api.get(f"/api/events/{event.pk}/?format=csv").content.decode())))
+    assert [row["title"] for row in rows] == ["Capture"]
+
+
+def geojson(api, query=""):
+    response = api.get(f"/api/events/?format=geojson{query}")
+    assert response.status_code == HTTPStatus.OK
+    assert response["Content-Type"] == "application/geo+json"
+    return body(response)
+
+
+def test_geojson_feature_collection(api):
+    kursk = make_event(title="Strike", latitude=51.7, longitude=36.2, location_precision="admin1")
+    undated_place = make_event(title="Somewhere in Russia")
+    collection = json.loads(geojson(api))
+    assert collection["type"] == "FeatureCollection"
+    features = {feature["id"]: feature for feature in collection["features"]}
+    assert features[kursk.pk]["geometry"] == {"type": "Point", "coordinates": [36.2, 51.7]}, "[lon, lat] order"
+    assert features[kursk.pk]["properties"]["title"] == "Strike"
+    assert features[undated_place.pk]["geometry"] is None
+    assert json.loads(geojson(api, "&has_coordinates=true"))["features"][0]["id"] == kursk.pk
+
+
+def test_geojson_opens_in_geopandas(api, tmp_path):
+    """geopandas reads it through GDAL's GeoJSON driver, the one QGIS uses."""
+    import geopandas
+
+    make_event(title="Withdrawal", latitude=51.7, longitude=36.2, citations=[(make_source(), "claimed_by")])
+    make_event(title="Ramstein", latitude=49.4369, longitude=7.6003)
+    path = tmp_path / "events.geojson"
+    path.write_text(geojson(api, "&has_coordinates=true"))
+    frame = geopandas.read_file(path)
+    assert sorted(frame["title"]) == ["Ramstein", "Withdrawal"]
+    assert frame.crs.to_epsg() == 4326
+    ramstein = frame[frame["title"] == "Ramstein"].geometry.iloc[0]
+    assert (ramstein.x, ramstein.y) == (7.6003, 49.4369)
+
+
+def test_geojson_is_only_for_events(api):
+    assert api.get("/api/sources/?format=geojson").status_code == HTTPStatus.NOT_FOUND
