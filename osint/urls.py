@@ -12,3 +12,8 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema", template_name="api/redoc.html"), name="redoc"),
     path("api-auth/", include("rest_framework.urls")),
 ]
+
+# Errors outside the API's own handling (unknown URLs, crashes) answer in JSON too, never
+# with a page that shows a stack trace.
+handler400 = "rest_framework.exceptions.bad_request"
+handler500 = "rest_framework.exceptions.server_error"
