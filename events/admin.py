@@ -3,16 +3,47 @@
 Validation lives in the models' ``clean()`` and constraints, which the admin's ModelForms run.
 Every changelist runs a fixed number of queries: related rows come through
 ``list_select_related`` and counts through ``get_queryset`` annotations, never per row.
+
+Nothing a curator does is lost: every change is kept by django-simple-history and shown on
+each record's History page, a deleted record can be restored from its model's "Deleted"
+page, and a change form opened before someone else's save refuses to overwrite it.
 """
 
-from django.contrib import admin
-from django.contrib.admin.options import IncorrectLookupParameters
-from django.db import models
-from django.db.models import Exists, OuterRef, Q
-from django_countries.filters import CountryFilter
+import dataclasses
+import datetime
+from operator import attrgetter
 
-from .models import CasualtyReport, Citation, Event, EventUnit, Source, Unit, figure_range
-from .selectors import citation_count, unit_subtree_ids
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.auth import get_permission_codename
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, models, router, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django_countries.filters import CountryFilter
+from simple_history.admin import SimpleHistoryAdmin
+from simple_history.models import to_historic
+from simple_history.template_utils import HistoricalRecordContextHelper
+
+from . import choices
+from .history import PARTS, UNINTERESTING_FIELDS, record_history
+from .models import (
+    CasualtyReport,
+    CasualtyReportLink,
+    Citation,
+    Event,
+    EventLink,
+    EventUnit,
+    Source,
+    Unit,
+    figure_range,
+)
+from .selectors import citation_count, claim_status, unit_subtree_ids
+from .services import LINKS, RestoreError, restore_deleted
 
 admin.site.site_header = "OSINT conflict events"
 admin.site.site_title = "OSINT conflict events"
@@ -84,9 +115,266 @@ class CitationCountMixin:
 URL_FORMFIELD_OVERRIDES = {models.URLField: {"assume_scheme": "https"}}
 
 
-class TimestampedAdmin(admin.ModelAdmin):
+class ClaimStatusFilter(admin.SimpleListFilter):
+    """Claims by their derived status, filtering on the ``claim_status`` annotation."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return choices.ClaimStatus.choices
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        if self.value() not in choices.ClaimStatus.values:
+            raise IncorrectLookupParameters(f"“status” takes one of {', '.join(choices.ClaimStatus.values)}.")
+        return queryset.filter(claim_status=self.value())
+
+
+class ClaimStatusMixin:
+    """A sortable status column computed in the changelist's query, as the API computes it."""
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(claim_status=claim_status(self.model))
+
+    @admin.display(ordering="claim_status", description="status")
+    def status(self, obj):
+        return choices.ClaimStatus(obj.claim_status).label
+
+
+class QuietHistoryHelper(HistoricalRecordContextHelper):
+    """Leaves ``created_at`` and ``updated_at`` out of the listed changes: every save moves them."""
+
+    def context_for_delta_changes(self, delta):
+        changes = [change for change in delta.changes if change.field not in UNINTERESTING_FIELDS]
+        return super().context_for_delta_changes(dataclasses.replace(delta, changes=changes))
+
+
+OPENED_VERSION_FIELD = "opened_updated_at"
+
+
+def latest_change(model, pk, *, after: datetime.datetime):
+    """The newest history entry after ``after`` of a record or of a row shown inside it, or None.
+
+    A citation, unit or link saved into a record moves the record's ``updated_at`` without a
+    history entry of its own, so its author is found in the part's history.
+    """
+    histories = [model.history.filter(id=pk)]
+    histories += [part.history.filter(**{f"{field}_id": pk}) for part, field in PARTS.get(model, [])]
+    if model in LINKS:
+        histories.append(LINKS[model].history.filter(Q(from_claim_id=pk) | Q(to_claim_id=pk)))
+    newest = (
+        history.filter(history_date__gt=after).select_related("history_user").order_by("-history_date").first()
+        for history in histories
+    )
+    return max(filter(None, newest), key=attrgetter("history_date"), default=None)
+
+
+class StaleEditGuardForm(forms.ModelForm):
+    """A change form that refuses to overwrite an edit saved after it was opened.
+
+    It carries, in a hidden field, the record's ``updated_at`` as it was when the form was
+    rendered. Saving a citation, unit or link moves its parent's ``updated_at`` too, so an edit
+    made through another curator's inlines is caught as well. The row stays locked from the
+    comparison to the end of the admin's transaction, so two saves cannot both pass.
+    """
+
+    opened_updated_at = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance._state.adding:
+            return
+        opened = self.instance.updated_at
+        if to_historic(self.instance) is not None:
+            # Reverting to a past version replaces the record as it is now, not as it was then.
+            opened = self._stored_updated_at()
+        self.initial[OPENED_VERSION_FIELD] = opened.isoformat() if opened else ""
+
+    def _stored_updated_at(self, *, lock=False):
+        records = self._meta.model._base_manager.filter(pk=self.instance.pk)
+        if lock:
+            records = records.select_for_update()
+        return records.values_list("updated_at", flat=True).first()
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if not self.instance._state.adding:
+            with transaction.atomic(using=router.db_for_write(self._meta.model)):
+                stored = self._stored_updated_at(lock=True)
+            self._refuse_if_stale(stored, cleaned_data.get(OPENED_VERSION_FIELD) or "")
+        return cleaned_data
+
+    def _refuse_if_stale(self, stored, opened_text):
+        opts = self._meta.model._meta
+        if stored is None:
+            raise ValidationError(
+                f"Nothing was saved: this {opts.verbose_name} no longer exists. A deleted record is brought "
+                f"back from the “Deleted {opts.verbose_name_plural}” page.",
+                code="deleted",
+            )
+        try:
+            opened = datetime.datetime.fromisoformat(opened_text)
+        except ValueError:
+            raise ValidationError(
+                f"Nothing was saved: this form does not say which version of the {opts.verbose_name} it "
+                "was opened on. Reload the page and make your changes again.",
+                code="stale",
+            ) from None
+        if stored == opened:
+            return
+        change = latest_change(self._meta.model, self.instance.pk, after=opened)
+        by = f" by {change.history_user.get_username()}" if change and change.history_user else ""
+        when = timezone.localtime(stored).strftime("%Y-%m-%d %H:%M:%S %Z")
+        raise ValidationError(
+            f"Nothing was saved: this {opts.verbose_name} was changed{by} at {when}, after you opened this "
+            "form. Reload the page to see their changes, then make yours again.",
+            code="stale",
+        )
+
+
+class DeletedRecordAdmin(admin.ModelAdmin):
+    """The deleted records of one curated model, read from its history, with a restore action.
+
+    It lists each record whose latest history entry is its deletion and that does not exist
+    any more. It is not registered on the site: the curated model's admin serves it at
+    ``deleted/`` and lends it its permissions, so it needs no model or permission of its own.
+    """
+
+    change_list_template = "admin/events/deleted_records.html"
+    list_display_links = None
+    list_select_related = ("history_user",)
+    date_hierarchy = "history_date"
+    actions = ("restore_selected",)
+
+    def __init__(self, record_admin):
+        self.record_admin = record_admin
+        self.record_model = record_admin.model
+        super().__init__(record_admin.model.history.model, record_admin.admin_site)
+        self.search_fields = record_admin.deleted_search_fields
+
+    def get_queryset(self, request):
+        later = self.model._default_manager.filter(id=OuterRef("id"), history_date__gt=OuterRef("history_date"))
+        return (
+            super()
+            .get_queryset(request)
+            .filter(history_type="-")
+            .filter(~Exists(later), ~Exists(self.record_model._base_manager.filter(pk=OuterRef("id"))))
+        )
+
+    def get_list_display(self, request):
+        return ("record", *self.record_admin.deleted_list_display, "deleted_at", "deleted_by")
+
+    def changelist_view(self, request, extra_context=None):
+        opts = self.record_model._meta
+        context = {"title": f"Deleted {opts.verbose_name_plural}", "record_opts": opts}
+        return super().changelist_view(request, {**context, **(extra_context or {})})
+
+    def action_checkbox(self, obj):
+        # The default labels the box with str(obj), which reaches for related records, per row
+        # and possibly deleted too; the id is enough.
+        attrs = {"class": "action-select", "aria-label": f"Select {self.record_model._meta.verbose_name} {obj.id}"}
+        return forms.CheckboxInput(attrs, lambda value: False).render(helpers.ACTION_CHECKBOX_NAME, str(obj.pk))
+
+    @admin.display(ordering="id", description="id")
+    def record(self, version):
+        opts = self.record_model._meta
+        url = reverse(f"admin:{opts.app_label}_{opts.model_name}_history", args=[version.id])
+        return format_html('<a href="{}">{}</a>', url, version.id)
+
+    @admin.display(ordering="history_date", description="deleted at")
+    def deleted_at(self, version):
+        return version.history_date
+
+    @admin.display(ordering="history_user__username", description="deleted by")
+    def deleted_by(self, version):
+        return version.history_user
+
+    def has_view_permission(self, request, obj=None):
+        return self.record_admin.has_view_or_change_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_restore_permission(self, request):
+        """Restoring creates a record, so it takes the permission to add one (superusers have it)."""
+        opts = self.record_model._meta
+        return request.user.has_perm(f"{opts.app_label}.{get_permission_codename('add', opts)}")
+
+    @admin.action(description="Restore selected records", permissions=["restore"])
+    def restore_selected(self, request, queryset):
+        opts = self.record_model._meta
+        restored = []
+        for version in queryset.order_by("history_date"):
+            try:
+                restored.append(restore_deleted(self.record_model, version.id, user=request.user))
+            except (RestoreError, IntegrityError) as error:
+                self.message_user(
+                    request, f"Could not restore {opts.verbose_name} {version.id}: {error}", messages.ERROR
+                )
+        if restored:
+            names = ", ".join(f"“{record}” (id {record.pk})" for record in restored)
+            noun = opts.verbose_name if len(restored) == 1 else opts.verbose_name_plural
+            self.message_user(request, f"Restored {len(restored)} {noun}: {names}.", messages.SUCCESS)
+
+
+class TimestampedAdmin(SimpleHistoryAdmin):
+    """The admin of every curated model: its edit history, stale-form guard and deleted records.
+
+    ``deleted_list_display`` and ``deleted_search_fields`` name fields of the historical model
+    for the "Deleted" page.
+    """
+
+    form = StaleEditGuardForm
     readonly_fields = ("created_at", "updated_at")
     formfield_overrides = URL_FORMFIELD_OVERRIDES
+    deleted_list_display = ()
+    deleted_search_fields = ()
+
+    def __init__(self, model, admin_site):
+        super().__init__(model, admin_site)
+        self.deleted_records_admin = DeletedRecordAdmin(self)
+
+    def get_urls(self):
+        opts = self.opts
+        view = self.admin_site.admin_view(self.deleted_records_admin.changelist_view)
+        return [path("deleted/", view, name=f"{opts.app_label}_{opts.model_name}_deleted"), *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        opts = self.opts
+        context = {"deleted_records_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_deleted")}
+        return super().changelist_view(request, {**context, **(extra_context or {})})
+
+    def get_fieldsets(self, request, obj=None):
+        """The fieldsets, with the stale-form guard's hidden field in the first."""
+        (name, options), *rest = super().get_fieldsets(request, obj)
+        if OPENED_VERSION_FIELD not in options["fields"]:
+            options = {**options, "fields": (*options["fields"], OPENED_VERSION_FIELD)}
+        return [(name, options), *rest]
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return QuietHistoryHelper(self.model, historical_record)
+
+    def revert_disabled(self, request, obj=None):
+        # A deleted record comes back from the "Deleted" page, with the rows deleted with it.
+        if obj is not None and not self.model._base_manager.filter(pk=obj.pk).exists():
+            return True
+        return super().revert_disabled(request, obj)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # simple-history saves a revert for anyone who may view the history; a revert is a change.
+        if request.method == "POST" and not self.has_change_history_permission(request):
+            raise PermissionDenied
+        # Atomic like the change form, so the stale-form guard's row lock lasts until the save.
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 class CitationInline(admin.StackedInline):
@@ -106,6 +394,94 @@ class EventUnitInline(admin.TabularInline):
     fields = ("unit", "role")
 
 
+class OutgoingLinkInline(admin.StackedInline):
+    """The earlier claims this one confirms, disputes, supersedes, revises or retracts."""
+
+    fk_name = "from_claim"
+    extra = 0
+    formfield_overrides = URL_FORMFIELD_OVERRIDES
+    autocomplete_fields = ("to_claim", "source")
+    fields = (
+        ("relation", "to_claim"),
+        ("source", "url", "title"),
+        ("published_date", "accessed_date", "archive_url"),
+        "quote",
+    )
+    verbose_name = "link to an earlier claim"
+    verbose_name_plural = "links to earlier claims (this one confirms, disputes, supersedes, revises or retracts)"
+
+
+class IncomingLinkInline(admin.TabularInline):
+    """The newer claims that bear on this one; each is edited on its own page."""
+
+    fk_name = "to_claim"
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ("from_claim", "relation", "source", "published_date", "quote")
+    readonly_fields = fields
+    verbose_name = "link from a newer claim"
+    verbose_name_plural = "links from newer claims (they bear on this one)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("from_claim", "source")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class EventOutgoingLinkInline(OutgoingLinkInline):
+    model = EventLink
+
+
+class EventIncomingLinkInline(IncomingLinkInline):
+    model = EventLink
+
+
+class CasualtyReportOutgoingLinkInline(OutgoingLinkInline):
+    model = CasualtyReportLink
+
+
+class CasualtyReportIncomingLinkInline(IncomingLinkInline):
+    model = CasualtyReportLink
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("from_claim__unit")
+
+
+class ClaimAdminMixin(ClaimStatusMixin):
+    """What events and casualty reports share as claims: status, links, and a history with parts.
+
+    Links are edited on the change page only: a claim being added has no links pointing at it.
+    """
+
+    link_inlines = ()
+    object_history_template = "admin/events/claim_object_history.html"
+
+    def get_inlines(self, request, obj):
+        return (*super().get_inlines(request, obj), *(self.link_inlines if obj is not None else ()))
+
+    def history_view(self, request, object_id, extra_context=None):
+        context = {"part_history": self.part_history(object_id), **(extra_context or {})}
+        return super().history_view(request, object_id, context)
+
+    def part_history(self, object_id):
+        """Changes to the citations and units shown inside the record, newest first."""
+        entries = []
+        for entry in record_history(self.model, object_id) or []:
+            if entry["record"] == self.opts.model_name:
+                continue
+            opts = self.opts.app_config.get_model(entry["record"])._meta
+            url = None
+            if self.admin_site.is_registered(opts.model):
+                url = reverse(f"admin:{opts.app_label}_{opts.model_name}_history", args=[entry["record_id"]])
+            entries.append({**entry, "label": f"{opts.verbose_name} {entry['record_id']}", "url": url})
+        return entries
+
+
 @admin.register(Source)
 class SourceAdmin(CitationCountMixin, TimestampedAdmin):
     citation_subject = "source"
@@ -117,6 +493,8 @@ class SourceAdmin(CitationCountMixin, TimestampedAdmin):
         (None, {"fields": ("name", "slug", "kind", "country", "homepage", "reliability", "description")}),
         RECORD_FIELDSET,
     )
+    deleted_list_display = ("name", "slug", "kind")
+    deleted_search_fields = ("name", "slug")
 
 
 @admin.register(Unit)
@@ -131,6 +509,8 @@ class UnitAdmin(TimestampedAdmin):
         ("Strength", {"fields": (("strength_low", "strength_best", "strength_high"),)}),
         RECORD_FIELDSET,
     )
+    deleted_list_display = ("name", "echelon", "country")
+    deleted_search_fields = ("name",)
 
     @admin.display(ordering="strength_best", description="strength")
     def strength(self, obj):
@@ -138,10 +518,21 @@ class UnitAdmin(TimestampedAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(CitationCountMixin, TimestampedAdmin):
+class EventAdmin(ClaimAdminMixin, CitationCountMixin, TimestampedAdmin):
     citation_subject = "event"
-    list_display = ("title", "type", "start_date", "end_date", "date_precision", "country", "admin1", "citation_count")
+    list_display = (
+        "title",
+        "type",
+        "start_date",
+        "end_date",
+        "date_precision",
+        "country",
+        "admin1",
+        "citation_count",
+        "status",
+    )
     list_filter = (
+        ClaimStatusFilter,
         "type",
         "date_precision",
         "expected",
@@ -152,6 +543,7 @@ class EventAdmin(CitationCountMixin, TimestampedAdmin):
     search_fields = ("title", "place_name", "admin1")
     date_hierarchy = "start_date"
     inlines = (EventUnitInline, CitationInline)
+    link_inlines = (EventOutgoingLinkInline, EventIncomingLinkInline)
     fieldsets = (
         (None, {"fields": ("title", "type", "description")}),
         ("When", {"fields": (("start_date", "end_date"), ("date_precision", "date_text"), "expected")}),
@@ -167,10 +559,12 @@ class EventAdmin(CitationCountMixin, TimestampedAdmin):
         ("Personnel", {"fields": (("personnel_low", "personnel_best", "personnel_high"),)}),
         IMPORTED_RECORD_FIELDSET,
     )
+    deleted_list_display = ("title", "type", "start_date", "country")
+    deleted_search_fields = ("title", "place_name")
 
 
 @admin.register(CasualtyReport)
-class CasualtyReportAdmin(CitationCountMixin, TimestampedAdmin):
+class CasualtyReportAdmin(ClaimAdminMixin, CitationCountMixin, TimestampedAdmin):
     citation_subject = "casualty_report"
     list_display = (
         "summary",
@@ -185,8 +579,10 @@ class CasualtyReportAdmin(CitationCountMixin, TimestampedAdmin):
         "unit",
         "event",
         "citation_count",
+        "status",
     )
     list_filter = (
+        ClaimStatusFilter,
         "category",
         "kind",
         "credibility",
@@ -199,6 +595,7 @@ class CasualtyReportAdmin(CitationCountMixin, TimestampedAdmin):
     autocomplete_fields = ("unit", "event")
     date_hierarchy = "as_of_date"
     inlines = (CitationInline,)
+    link_inlines = (CasualtyReportOutgoingLinkInline, CasualtyReportIncomingLinkInline)
     fieldsets = (
         (None, {"fields": (("category", "kind", "credibility"), ("country", "unit", "event"), "description")}),
         ("Figure", {"fields": (("low", "best", "high"),)}),
@@ -213,10 +610,26 @@ class CasualtyReportAdmin(CitationCountMixin, TimestampedAdmin):
         ),
         IMPORTED_RECORD_FIELDSET,
     )
+    deleted_list_display = ("category", "low", "best", "high", "kind", "country", "as_of_date")
+    deleted_search_fields = ("description", "date_text")
 
     @admin.display(description="summary")
     def summary(self, obj):
         return str(obj)
+
+
+ATTRIBUTION_FIELDSET = (
+    "Where it was said",
+    {
+        "fields": (
+            "url",
+            "title",
+            ("published_date", "accessed_date"),
+            "archive_url",
+            "quote",
+        )
+    },
+)
 
 
 @admin.register(Citation)
@@ -230,20 +643,11 @@ class CitationAdmin(TimestampedAdmin):
     autocomplete_fields = ("event", "casualty_report", "source")
     fieldsets = (
         (None, {"fields": (("event", "casualty_report"), ("source", "role"))}),
-        (
-            "Where it was said",
-            {
-                "fields": (
-                    "url",
-                    "title",
-                    ("published_date", "accessed_date"),
-                    "archive_url",
-                    "quote",
-                )
-            },
-        ),
+        ATTRIBUTION_FIELDSET,
         RECORD_FIELDSET,
     )
+    deleted_list_display = ("role", "source_id", "event_id", "casualty_report_id", "title")
+    deleted_search_fields = ("quote", "title", "url")
 
     @admin.display(description="cited in")
     def subject(self, obj):
@@ -252,3 +656,31 @@ class CitationAdmin(TimestampedAdmin):
     @admin.display(ordering="source__reliability", description="source reliability")
     def source_reliability(self, obj):
         return obj.source.get_reliability_display()
+
+
+class ClaimLinkAdmin(TimestampedAdmin):
+    """Browse and correct links across claims; they are usually entered on the newer claim's page."""
+
+    list_display = ("from_claim", "relation", "to_claim", "source", "published_date")
+    list_filter = ("relation", "source__reliability")
+    search_fields = ("quote", "title", "url", "source__name")
+    autocomplete_fields = ("from_claim", "to_claim", "source")
+    fieldsets = (
+        (None, {"fields": (("from_claim", "relation", "to_claim"), "source")}),
+        ATTRIBUTION_FIELDSET,
+        RECORD_FIELDSET,
+    )
+    deleted_list_display = ("from_claim_id", "relation", "to_claim_id", "source_id")
+    deleted_search_fields = ("quote", "title", "url")
+
+
+@admin.register(EventLink)
+class EventLinkAdmin(ClaimLinkAdmin):
+    list_select_related = ("from_claim", "to_claim", "source")
+    search_fields = (*ClaimLinkAdmin.search_fields, "from_claim__title", "to_claim__title")
+
+
+@admin.register(CasualtyReportLink)
+class CasualtyReportLinkAdmin(ClaimLinkAdmin):
+    list_select_related = ("from_claim__unit", "to_claim__unit", "source")
+    search_fields = (*ClaimLinkAdmin.search_fields, "from_claim__description", "to_claim__description")

@@ -29,6 +29,8 @@ def restore_deleted(model, pk: int, *, user=None):
     last = model.history.filter(id=pk).order_by("-history_date", "-history_id").first()
     if last is None or last.history_type != "-":
         raise RestoreError(f"No deleted {model._meta.verbose_name} {pk} is recorded.")
+    if not _references_exist(last):
+        raise RestoreError(f"{model._meta.verbose_name} {pk} refers to a record deleted since; restore that one first.")
     _restore_version(last, user)
 
     window = (last.history_date - CASCADE_WINDOW, last.history_date + CASCADE_WINDOW)

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from events import choices
-from events.models import CasualtyReport, Citation, Event, Source, Unit
+from events.models import CasualtyReport, CasualtyReportLink, Citation, Event, EventLink, Source, Unit
 
 from .factories import make_event, make_report, make_source, make_unit
 
@@ -72,6 +72,15 @@ ROW_MAKERS = {
     Event: make_cited_event,
     CasualtyReport: make_unit_only_report,
     Citation: make_citation,
+    CasualtyReportLink: lambda: CasualtyReportLink.objects.create(
+        from_claim=make_unit_only_report(),
+        to_claim=make_unit_only_report(),
+        relation="supersedes",
+        source=make_source(),
+    ),
+    EventLink: lambda: EventLink.objects.create(
+        from_claim=make_event(), to_claim=make_event(), relation="confirms", source=make_source()
+    ),
 }
 
 
