@@ -124,4 +124,38 @@ def test_geojson_opens_in_geopandas(api, tmp_path):
 
 
 def test_geojson_is_only_for_events(api):
-    assert api.get("/api/sources/?format=geojson").status_code == HTTPStatus.NOT_FOUND
+    response = api.get("/api/sources/?format=geojson")
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "csv" in response.json()["format"][0]
+    assert api.get("/api/sources/", HTTP_ACCEPT="application/geo+json").status_code == HTTPStatus.NOT_ACCEPTABLE
+
+
+def stix_objects(response, expected_type):
+    import stix2
+
+    assert response.status_code == HTTPStatus.OK
+    assert response["Content-Type"] == "application/stix+json;version=2.1"
+    bundle = response.json()
+    stix2.parse(json.dumps(bundle), allow_custom=False)
+    return [obj for obj in bundle["objects"] if obj["type"] == expected_type]
+
+
+def test_stix_export_uses_the_list_filters_and_pages(api):
+    make_event(title="In Russia", country="RU", citations=[(make_source(), "claimed_by")])
+    make_event(title="In Ukraine", country="UA")
+    make_event(title="Also in Russia", country="RU")
+    reports = stix_objects(api.get("/api/events/?format=stix&country=RU&limit=1"), "report")
+    assert [report["name"] for report in reports] == ["Also in Russia"]
+    response = api.get("/api/events/?format=stix&country=RU&limit=1")
+    assert 'rel="next"' in response["Link"]
+    assert len(stix_objects(api.get("/api/events/?format=stix&country=RU"), "report")) == 2
+
+
+def test_stix_export_of_claims_and_of_one_record(api):
+    report = make_report(best=4000, citations=[(make_source(name="Volodymyr Zelenskyy"), "claimed_by")])
+    notes = stix_objects(api.get("/api/casualty-reports/?format=stix", HTTP_ACCEPT="*/*"), "note")
+    assert len(notes) == 1
+    extension = next(iter(notes[0]["extensions"].values()))
+    assert extension["best"] == 4000
+    assert len(stix_objects(api.get(f"/api/casualty-reports/{report.pk}/?format=stix"), "note")) == 1
+    assert api.get("/api/sources/?format=stix").status_code == HTTPStatus.BAD_REQUEST

@@ -1,7 +1,9 @@
-"""CSV and GeoJSON exports of the lists, streamed so that a million rows never sit in memory.
+"""Exports of the lists in the formats other tools read, with the filters of the JSON lists.
 
-``?format=csv`` (or ``Accept: text/csv``) on any list, ``?format=geojson`` on events. The
-filters are those of the JSON list; without ``limit`` every matching row is exported.
+``?format=csv`` (or ``Accept: text/csv``) on any list and ``?format=geojson`` on events are
+streamed, so that a million rows never sit in memory; without ``limit`` every matching row is
+exported. ``?format=stix`` on events and casualty reports gives one page as a STIX 2.1 bundle
+(see ``events.stix``).
 """
 
 import csv
@@ -11,8 +13,11 @@ from django.http import StreamingHttpResponse
 from django.utils.text import slugify
 from rest_framework import renderers
 from rest_framework.relations import HyperlinkedIdentityField
+from rest_framework.response import Response
 from rest_framework.serializers import ListSerializer
 
+from ..models import Event
+from ..stix import stix_bundle
 from .fields import NestedRelatedField
 
 CHUNK_SIZE = 2000
@@ -40,6 +45,15 @@ class GeoJSONRenderer(renderers.JSONRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None):
         columns = Columns(renderer_context["view"].get_serializer())
         return json.dumps(feature(data, columns)).encode()
+
+
+STIX_CONTENT_TYPE = "application/stix+json;version=2.1"
+
+
+class STIXRenderer(renderers.JSONRenderer):
+    # Content negotiation matches the bare type; responses name the version (see _stix_page).
+    media_type = "application/stix+json"
+    format = "stix"
 
 
 class EchoBuffer:
@@ -101,6 +115,8 @@ class ExportMixin:
     """Streams CSV or GeoJSON for a list when the client asks for that format."""
 
     def list(self, request, *args, **kwargs):
+        if request.accepted_renderer.format == "stix":
+            return self._stix_page(request)
         export = {"csv": self._stream_csv, "geojson": self._stream_geojson}.get(request.accepted_renderer.format)
         if export is None:
             return super().list(request, *args, **kwargs)
@@ -113,6 +129,34 @@ class ExportMixin:
         response = StreamingHttpResponse(export(queryset, columns), content_type=request.accepted_renderer.media_type)
         response["Content-Disposition"] = f'attachment; filename="{basename}.{request.accepted_renderer.format}"'
         return response
+
+    def retrieve(self, request, *args, **kwargs):
+        if request.accepted_renderer.format != "stix":
+            return super().retrieve(request, *args, **kwargs)
+        obj = self.get_object()
+        argument = "events" if isinstance(obj, Event) else "casualty_reports"
+        return Response(stix_bundle(**{argument: [obj]}), content_type=STIX_CONTENT_TYPE)
+
+    def _stix_page(self, request):
+        """One page of the list as a STIX 2.1 bundle; the next and previous pages go in a Link header."""
+        queryset = self.filter_queryset(self.get_queryset())
+        page = list(self.paginate_queryset(queryset))
+        known_at = self.filterset_for(request, queryset).form.cleaned_data.get("known_at")
+        argument = "events" if queryset.model is Event else "casualty_reports"
+        response = Response(stix_bundle(**{argument: page}, known_at=known_at), content_type=STIX_CONTENT_TYPE)
+        links = [
+            f'<{url}>; rel="{rel}"'
+            for rel, url in (("next", self.paginator.get_next_link()), ("prev", self.paginator.get_previous_link()))
+            if url
+        ]
+        if links:
+            response["Link"] = ", ".join(links)
+        return response
+
+    def filterset_for(self, request, queryset):
+        filterset = self.filter_backends[0]().get_filterset(request, queryset, self)
+        filterset.is_valid()
+        return filterset
 
     def _representations(self, queryset):
         serializer = self.get_serializer()

@@ -13,7 +13,7 @@ from .. import filtersets, history, selectors
 from ..models import CasualtyReportLink, EventLink, Source, Unit
 from . import serializers
 from .conditional import ConditionalRequestMixin
-from .exports import CSVRenderer, ExportMixin, GeoJSONRenderer
+from .exports import CSVRenderer, ExportMixin, GeoJSONRenderer, STIXRenderer
 from .filter_backends import pagination_parameters, reject_unknown_parameters
 
 
@@ -60,7 +60,7 @@ class EventViewSet(RecordViewSet):
     """Things that happened at a place during a date interval, with the units involved and their sources."""
 
     queryset = selectors.event_list()
-    renderer_classes = [*RecordViewSet.renderer_classes, GeoJSONRenderer]
+    renderer_classes = [*RecordViewSet.renderer_classes, GeoJSONRenderer, STIXRenderer]
     serializer_class = serializers.EventSerializer
     filterset_class = filtersets.EventFilterSet
 
@@ -69,6 +69,7 @@ class CasualtyReportViewSet(RecordViewSet):
     """Claims about losses: each figure with its range, kind, dates, credibility and who made it."""
 
     queryset = selectors.casualty_report_list()
+    renderer_classes = [*RecordViewSet.renderer_classes, STIXRenderer]
     serializer_class = serializers.CasualtyReportSerializer
     filterset_class = filtersets.CasualtyReportFilterSet
 
