@@ -16,4 +16,5 @@ urlpatterns = [
 # Errors outside the API's own handling (unknown URLs, crashes) answer in JSON too, never
 # with a page that shows a stack trace.
 handler400 = "rest_framework.exceptions.bad_request"
+handler404 = "osint.views.page_not_found"
 handler500 = "rest_framework.exceptions.server_error"

@@ -140,3 +140,12 @@ def test_admin_is_for_staff_only(client, curator):
     response = client.get("/admin/events/event/")
     assert response.status_code == HTTPStatus.FOUND
     assert "/admin/login/" in response["Location"]
+
+
+def test_unknown_api_address_is_a_json_404(api, client):
+    response = api.get("/api/no-such-list/")
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert response.json() == {"detail": "Not found."}
+    page = client.get("/no-such-page/")
+    assert page.status_code == HTTPStatus.NOT_FOUND
+    assert page["Content-Type"].startswith("text/html"), "people get a page"

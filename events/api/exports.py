@@ -111,8 +111,18 @@ def feature(data, columns):
     return {"type": "Feature", "id": data["id"], "geometry": geometry, "properties": columns.as_dict(data)}
 
 
+EXPORT_FORMATS = {"csv", "geojson", "stix"}
+
+
 class ExportMixin:
     """Streams CSV or GeoJSON for a list when the client asks for that format."""
+
+    def get_renderers(self):
+        # Exports are views of what is stored: reads only, and not of a record's history.
+        renderers = super().get_renderers()
+        if getattr(self, "action", None) in {"list", "retrieve"}:
+            return renderers
+        return [renderer for renderer in renderers if renderer.format not in EXPORT_FORMATS]
 
     def list(self, request, *args, **kwargs):
         if request.accepted_renderer.format == "stix":
@@ -179,11 +189,8 @@ class ExportMixin:
 
     def handle_exception(self, exc):
         # Errors are JSON whatever format was asked for, so clients can read what went wrong.
-        if getattr(self.request, "accepted_renderer", None) is not None and self.request.accepted_renderer.format in {
-            "csv",
-            "geojson",
-            "stix",
-        }:
+        renderer = getattr(self.request, "accepted_renderer", None)
+        if renderer is not None and renderer.format in EXPORT_FORMATS:
             self.request.accepted_renderer = renderers.JSONRenderer()
             self.request.accepted_media_type = renderers.JSONRenderer.media_type
         return super().handle_exception(exc)

@@ -13,12 +13,67 @@ VALIDATION_ERRORS = {
     "type": "object",
     "description": (
         "Each key names a field or query parameter (or `non_field_errors`); its value lists what is wrong "
-        "with it, or, for an inline list, the errors of each item by its index."
+        "with it, or, for an inline list, the errors of each item by its index. A body that cannot be "
+        "parsed at all gets `detail` instead."
     ),
-    "additionalProperties": {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "object"}]},
+    "additionalProperties": {
+        "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "object"}, {"type": "string"}]
+    },
 }
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+GEOJSON_FEATURE = {
+    "type": "object",
+    "description": "A GeoJSON Feature (RFC 7946): the record's columns as properties, a Point or null geometry.",
+    "required": ["type", "geometry", "properties"],
+    "properties": {
+        "type": {"type": "string", "enum": ["Feature"]},
+        "id": {"type": "integer"},
+        "geometry": {
+            "type": "object",
+            "nullable": True,
+            "required": ["type", "coordinates"],
+            "properties": {
+                "type": {"type": "string", "enum": ["Point"]},
+                "coordinates": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+            },
+        },
+        "properties": {"type": "object"},
+    },
+}
+# Exports answer in their own formats; these describe them in place of the JSON shapes.
+EXPORT_SCHEMAS = {
+    "text/csv": (
+        {"type": "string", "description": "CSV with a header row; one row per record, nested lists joined by `; `."},
+    )
+    * 2,
+    "application/geo+json": (
+        {
+            "type": "object",
+            "description": "A GeoJSON FeatureCollection of every matching event (all pages unless `limit` is given).",
+            "required": ["type", "features"],
+            "properties": {
+                "type": {"type": "string", "enum": ["FeatureCollection"]},
+                "features": {"type": "array", "items": GEOJSON_FEATURE},
+            },
+        },
+        GEOJSON_FEATURE,
+    ),
+    "application/stix+json": (
+        {
+            "type": "object",
+            "description": "A STIX 2.1 bundle of one page; the next and previous pages are in the Link header.",
+            "required": ["type", "id", "objects"],
+            "properties": {
+                "type": {"type": "string", "enum": ["bundle"]},
+                "id": {"type": "string"},
+                "objects": {"type": "array", "items": {"type": "object"}},
+            },
+        },
+    )
+    * 2,
+}
 
 
 class AutoSchema(BaseAutoSchema):
@@ -26,6 +81,11 @@ class AutoSchema(BaseAutoSchema):
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
+        for response in responses.values():
+            for media_type, content in response.get("content", {}).items():
+                if media_type in EXPORT_SCHEMAS:
+                    list_schema, detail_schema = EXPORT_SCHEMAS[media_type]
+                    content["schema"] = list_schema if self._is_list_view() else detail_schema
         error = self._error_ref()
         has_id = "{id}" in self.path
         errors = {
@@ -33,8 +93,7 @@ class AutoSchema(BaseAutoSchema):
             "503": (error, "The database is unavailable; retry after the Retry-After header."),
             "406": (error, "None of the media types in the Accept header is offered here."),
         }
-        if self.method != "DELETE":
-            errors["400"] = (VALIDATION_ERRORS, "Bad input: an unknown or malformed parameter or field.")
+        errors["400"] = (VALIDATION_ERRORS, "Bad input: an unknown or malformed parameter or field.")
         if has_id:
             errors["404"] = (error, "No record with this id.")
         if self.method == "GET" and has_id and not self.path.endswith("/history/"):
