@@ -20,7 +20,7 @@ from schemathesis.config import SchemathesisConfig
 
 from .conftest import client_for
 
-EXAMPLES_PER_OPERATION = 20
+EXAMPLES_PER_OPERATION = 12
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 application = get_wsgi_application()
