@@ -25,11 +25,12 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django_countries.filters import CountryFilter
+from import_export.admin import ImportExportMixin
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import to_historic
 from simple_history.template_utils import HistoricalRecordContextHelper
 
-from . import choices
+from . import choices, resources
 from .history import PARTS, UNINTERESTING_FIELDS, record_history
 from .models import (
     CasualtyReport,
@@ -482,8 +483,16 @@ class ClaimAdminMixin(ClaimStatusMixin):
         return entries
 
 
+class SpreadsheetMixin(ImportExportMixin):
+    """Import and export buttons on the changelist (see ``events.resources``)."""
+
+    # import-export's buttons extend this, which adds the deleted-records link.
+    change_list_template = "admin/events/change_list.html"
+
+
 @admin.register(Source)
-class SourceAdmin(CitationCountMixin, TimestampedAdmin):
+class SourceAdmin(SpreadsheetMixin, CitationCountMixin, TimestampedAdmin):
+    resource_classes = [resources.SourceResource]
     citation_subject = "source"
     list_display = ("name", "kind", "country", "reliability", "citation_count")
     list_filter = ("kind", "reliability", ("country", CountryFilter))
@@ -498,7 +507,8 @@ class SourceAdmin(CitationCountMixin, TimestampedAdmin):
 
 
 @admin.register(Unit)
-class UnitAdmin(TimestampedAdmin):
+class UnitAdmin(SpreadsheetMixin, TimestampedAdmin):
+    resource_classes = [resources.UnitResource]
     list_display = ("name", "echelon", "country", "parent", "status", "strength")
     list_filter = ("echelon", "status", ("country", CountryFilter), UnitWithinFilter)
     list_select_related = ("parent",)
@@ -518,7 +528,8 @@ class UnitAdmin(TimestampedAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(ClaimAdminMixin, CitationCountMixin, TimestampedAdmin):
+class EventAdmin(SpreadsheetMixin, ClaimAdminMixin, CitationCountMixin, TimestampedAdmin):
+    resource_classes = [resources.EventResource]
     citation_subject = "event"
     list_display = (
         "title",
@@ -564,7 +575,8 @@ class EventAdmin(ClaimAdminMixin, CitationCountMixin, TimestampedAdmin):
 
 
 @admin.register(CasualtyReport)
-class CasualtyReportAdmin(ClaimAdminMixin, CitationCountMixin, TimestampedAdmin):
+class CasualtyReportAdmin(SpreadsheetMixin, ClaimAdminMixin, CitationCountMixin, TimestampedAdmin):
+    resource_classes = [resources.CasualtyReportResource]
     citation_subject = "casualty_report"
     list_display = (
         "summary",
