@@ -410,3 +410,24 @@ def test_search_finds_aliases_in_any_script(api):
     unit = make_unit(name="11th Corps", aliases=["Штурмовой корпус", "폭풍군단"])
     assert ids(api, "/api/units/?q=Штурмовой") == {unit.pk}
     assert ids(api, "/api/units/?q=폭풍") == {unit.pk}
+
+
+def test_cursor_pages_scan_everything_once_in_id_order(api):
+    sources = [make_source(country="UA" if n % 2 else "RU") for n in range(7)]
+    seen, url = [], "/api/sources/?cursor=&limit=3&country=UA"
+    while url:
+        page = api.get(url).json()
+        assert page["count"] is None and page["previous"] is None
+        seen += [row["id"] for row in page["results"]]
+        url = page["next"]
+    assert seen == [s.pk for s in sources if s.country == "UA"]
+
+
+@pytest.mark.parametrize(
+    "query, parameter",
+    [("cursor=!!!", "cursor"), ("cursor=&ordering=name", "ordering"), ("cursor=&offset=10", "offset")],
+)
+def test_bad_cursor_requests(api, query, parameter):
+    response = api.get(f"/api/sources/?{query}")
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert parameter in response.json()

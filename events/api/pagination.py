@@ -1,12 +1,106 @@
+import base64
+import binascii
+
+from django.db import connections
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+
+# Above this many rows, an unfiltered list on PostgreSQL reports the planner's estimate.
+EXACT_COUNT_LIMIT = 100_000
 
 
 class LimitOffsetPagination(pagination.LimitOffsetPagination):
-    """``?limit=&offset=`` with a documented ceiling; malformed values are a 400, not ignored."""
+    """``?limit=&offset=`` pages, or ``?cursor=`` to scan a large result set.
+
+    Malformed values are a 400, not ignored, and ``limit`` has a documented ceiling.
+
+    Offsets get slower the deeper they go (the database walks past every skipped row). For
+    scanning, start with ``?cursor=`` (empty) and follow ``next``: cursor pages are in id
+    order, each resumes after the last id seen, and every page costs the same however deep.
+    They leave out ``count`` (null) and ``previous``.
+
+    ``count`` is exact, except that an unfiltered list on PostgreSQL with more than
+    ``EXACT_COUNT_LIMIT`` rows reports the planner's estimate (``pg_class.reltuples``): an
+    exact count of a million rows would cost more than the page itself.
+    """
 
     default_limit = 50
     max_limit = 1000
+    cursor_query_param = "cursor"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        if self.cursor_query_param in request.query_params:
+            return self._paginate_by_cursor(queryset, request)
+        self.cursor_mode = False
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data):
+        if not self.cursor_mode:
+            return super().get_paginated_response(data)
+        return Response({"count": None, "next": self.get_next_link(), "previous": None, "results": data})
+
+    def get_count(self, queryset):
+        estimate = self._estimated_count(queryset)
+        if estimate is not None and estimate > EXACT_COUNT_LIMIT:
+            return estimate
+        return super().get_count(queryset)
+
+    @staticmethod
+    def _estimated_count(queryset):
+        connection = connections[queryset.db]
+        if connection.vendor != "postgresql" or queryset.query.where:
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [queryset.model._meta.db_table]
+            )
+            row = cursor.fetchone()
+        return row[0] if row and row[0] > 0 else None
+
+    def _paginate_by_cursor(self, queryset, request):
+        self.cursor_mode = True
+        self.request = request
+        if "ordering" in request.query_params:
+            raise ValidationError({"ordering": ["Cursor pages are in id order; leave out ordering or the cursor."]})
+        if self.offset_query_param in request.query_params:
+            raise ValidationError({"offset": ["Use either offset or cursor, not both."]})
+        self.limit = self.get_limit(request)
+        after = self._decode(request.query_params[self.cursor_query_param])
+        if after is not None:
+            queryset = queryset.filter(pk__gt=after)
+        rows = list(queryset.order_by("pk")[: self.limit + 1])
+        self.has_next = len(rows) > self.limit
+        rows = rows[: self.limit]
+        self.last_pk = rows[-1].pk if rows else None
+        return rows
+
+    def _decode(self, token):
+        if token == "":
+            return None
+        try:
+            return int(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)).decode())
+        except (ValueError, UnicodeDecodeError, binascii.Error):
+            raise ValidationError({self.cursor_query_param: ["Invalid cursor: use the next link as given."]}) from None
+
+    @staticmethod
+    def _encode(pk):
+        return base64.urlsafe_b64encode(str(pk).encode()).decode().rstrip("=")
+
+    def get_next_link(self):
+        if not getattr(self, "cursor_mode", False):
+            return super().get_next_link()
+        if not self.has_next:
+            return None
+        return replace_query_param(
+            self.request.build_absolute_uri(), self.cursor_query_param, self._encode(self.last_pk)
+        )
+
+    def get_previous_link(self):
+        if getattr(self, "cursor_mode", False):
+            return None
+        return super().get_previous_link()
 
     def _parse(self, request, name, default, maximum=None):
         raw = request.query_params.get(name)
@@ -28,6 +122,13 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
     def get_offset(self, request):
         return self._parse(request, self.offset_query_param, 0)
 
+    def get_paginated_response_schema(self, schema):
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["properties"]["count"].update(
+            {"nullable": True, "description": "Rows matching the filters; null on cursor pages."}
+        )
+        return paginated
+
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
@@ -38,4 +139,16 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
                 parameter["schema"].update({"minimum": 0, "maximum": self.max_limit})
             elif parameter["name"] == self.offset_query_param:
                 parameter["schema"]["minimum"] = 0
+        parameters.append(
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": (
+                    "Scan in id order instead of by offset: send it empty for the first page, then follow `next`. "
+                    "Every page costs the same however deep."
+                ),
+                "schema": {"type": "string"},
+            }
+        )
         return parameters
