@@ -26,6 +26,7 @@ so a curator's corrections (kind, reliability, country) survive re-imports.
 
 import contextlib
 import csv
+import dataclasses
 import datetime
 import functools
 import hashlib
@@ -86,6 +87,9 @@ class SourceSpec:
     country: str = ""
     homepage: str = ""
     description: str = ""
+
+    def as_model(self) -> Source:
+        return Source(**dataclasses.asdict(self))
 
 
 @dataclass
@@ -444,16 +448,7 @@ def citation_problems(citations: list[CitationSpec], *, line: int) -> list[Probl
 @functools.lru_cache(maxsize=4096)
 def source_errors(source: SourceSpec) -> tuple[tuple[str, str], ...]:
     """(field, message) for a source spec; cached, since one source is cited by many rows."""
-    instance = Source(
-        slug=source.slug,
-        name=source.name,
-        kind=source.kind,
-        reliability=source.reliability,
-        country=source.country,
-        homepage=source.homepage,
-        description=source.description,
-    )
-    return tuple((problem.column, problem.message) for problem in model_problems(instance, line=0, columns={}))
+    return tuple((problem.column, problem.message) for problem in model_problems(source.as_model(), line=0, columns={}))
 
 
 # --- Writing a batch ----------------------------------------------------------------------
@@ -592,19 +587,7 @@ class Writer:
         if not specs:
             return
         self.source_ids.update(fetch(Source.objects.values_list("slug", "pk"), "slug", specs))
-        missing = [
-            Source(
-                slug=spec.slug,
-                name=spec.name,
-                kind=spec.kind,
-                reliability=spec.reliability,
-                country=spec.country,
-                homepage=spec.homepage,
-                description=spec.description,
-            )
-            for slug, spec in specs.items()
-            if slug not in self.source_ids
-        ]
+        missing = [spec.as_model() for slug, spec in specs.items() if slug not in self.source_ids]
         if missing:
             bulk_create_with_history(missing, Source, default_change_reason=self.change_reason)
             self.sources_created += len(missing)
