@@ -1,3 +1,5 @@
+from functools import cached_property
+
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import build_basic_type
 from drf_spectacular.types import OpenApiTypes
@@ -18,8 +20,14 @@ class NestedRelatedField(serializers.PrimaryKeyRelatedField):
     def use_pk_only_optimization(self):
         return False
 
+    @cached_property
+    def _nested(self):
+        # One serializer for every row: building its fields (country choices and all) per row
+        # would cost more than the row itself.
+        return self.nested_serializer(context=self.context)
+
     def to_representation(self, value):
-        return self.nested_serializer(value, context=self.context).data
+        return self._nested.to_representation(value)
 
     def get_choices(self, cutoff=None):
         # The browsable API keys its <select> options by representation, which must be hashable.
