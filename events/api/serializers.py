@@ -10,7 +10,7 @@ from rest_framework.settings import api_settings
 from .. import choices
 from ..models import CasualtyReport, CasualtyReportLink, Citation, Event, EventLink, EventUnit, Source, Unit
 from ..selectors import claim_status
-from .fields import NestedRelatedField
+from .fields import NestedRelatedField, RecordURLField
 
 TIMESTAMP_FIELDS = ("created_at", "updated_at")
 
@@ -19,7 +19,7 @@ TIMESTAMP_FIELDS = ("created_at", "updated_at")
 
 
 class SourceBriefSerializer(CountryFieldMixin, serializers.ModelSerializer):
-    url = serializers.HyperlinkedIdentityField(view_name="api:source-detail")
+    url = RecordURLField(view_name="api:source-detail")
 
     class Meta:
         model = Source
@@ -27,7 +27,7 @@ class SourceBriefSerializer(CountryFieldMixin, serializers.ModelSerializer):
 
 
 class UnitBriefSerializer(CountryFieldMixin, serializers.ModelSerializer):
-    url = serializers.HyperlinkedIdentityField(view_name="api:unit-detail")
+    url = RecordURLField(view_name="api:unit-detail")
 
     class Meta:
         model = Unit
@@ -35,7 +35,7 @@ class UnitBriefSerializer(CountryFieldMixin, serializers.ModelSerializer):
 
 
 class EventBriefSerializer(CountryFieldMixin, serializers.ModelSerializer):
-    url = serializers.HyperlinkedIdentityField(view_name="api:event-detail")
+    url = RecordURLField(view_name="api:event-detail")
 
     class Meta:
         model = Event
@@ -191,7 +191,7 @@ class EventUnitSerializer(serializers.ModelSerializer):
 
 
 class SourceSerializer(ValidatedModelSerializer):
-    url = serializers.HyperlinkedIdentityField(view_name="api:source-detail")
+    url = RecordURLField(view_name="api:source-detail")
     citation_count = serializers.IntegerField(
         read_only=True, default=0, help_text="Number of citations of this source."
     )
@@ -214,7 +214,7 @@ class SourceSerializer(ValidatedModelSerializer):
 
 
 class UnitSerializer(ValidatedModelSerializer):
-    url = serializers.HyperlinkedIdentityField(view_name="api:unit-detail")
+    url = RecordURLField(view_name="api:unit-detail")
     aliases = serializers.ListField(
         child=serializers.CharField(max_length=200), required=False, help_text="Other names the unit is known by."
     )
@@ -247,7 +247,7 @@ class UnitSerializer(ValidatedModelSerializer):
 
 
 class EventSerializer(ClaimStatusMixin, NestedWriteSerializer):
-    url = serializers.HyperlinkedIdentityField(view_name="api:event-detail")
+    url = RecordURLField(view_name="api:event-detail")
     end_date = serializers.DateField(
         required=False,
         help_text="Last day of the interval; left out of a create or a full update, it is the start date.",
@@ -307,7 +307,7 @@ class EventSerializer(ClaimStatusMixin, NestedWriteSerializer):
 
 
 class CasualtyReportSerializer(ClaimStatusMixin, NestedWriteSerializer):
-    url = serializers.HyperlinkedIdentityField(view_name="api:casualtyreport-detail")
+    url = RecordURLField(view_name="api:casualtyreport-detail")
     unit = NestedRelatedField(
         UnitBriefSerializer,
         queryset=Unit.objects.all(),
