@@ -5,6 +5,7 @@ that writes get past authentication. Every answer must be free of server errors 
 the schema: a documented status code, a documented content type and a body of the
 documented shape.
 """
+
 import pytest
 import schemathesis
 from django.core.management import call_command
