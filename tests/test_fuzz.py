@@ -9,7 +9,9 @@ documented shape.
 import pytest
 import schemathesis
 from django.core.management import call_command
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
     content_type_conformance,
@@ -29,6 +31,20 @@ application = get_wsgi_application()
 # filter-rich lists; the bounded fuzzing phase keeps the suite's time in check.
 config = SchemathesisConfig.from_dict({"phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}}})
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application, config=config)
+
+
+@pytest.fixture(autouse=True)
+def keep_the_test_connection():
+    """Calls go straight to the WSGI handler, which closes "old" connections around each request.
+
+    Inside the test's transaction that would close the connection under the test (Django's
+    test client disconnects the same handler); the database state must survive between calls.
+    """
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture

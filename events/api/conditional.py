@@ -75,16 +75,18 @@ class ConditionalRequestMixin:
             serializer = self.get_serializer(obj, data=request.data, partial=kwargs.pop("partial", False))
             serializer.is_valid(raise_exception=True)
             self.perform_update(serializer)
-        obj = serializer.instance
-        obj._prefetched_objects_cache = {}
-        return self._with_etag(Response(serializer.data), obj)
+            serializer.instance._prefetched_objects_cache = {}
+            # Answer from inside the transaction: if the database fails now, nothing was stored.
+            data = serializer.data
+        return self._with_etag(Response(data), serializer.instance)
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        self.perform_create(serializer)
-        headers = self.get_success_headers(serializer.data)
-        response = Response(serializer.data, status=HTTPStatus.CREATED, headers=headers)
+        with transaction.atomic():
+            self.perform_create(serializer)
+            data = serializer.data
+        response = Response(data, status=HTTPStatus.CREATED, headers=self.get_success_headers(data))
         return self._with_etag(response, serializer.instance)
 
     def destroy(self, request, *args, **kwargs):
