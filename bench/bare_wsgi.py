@@ -1,0 +1,261 @@
+"""The limit: a bare WSGI app answering the benchmark's reads with one SQL query each.
+
+No framework, no ORM: psycopg 3 and one connection per process (gunicorn sync workers, so one
+request at a time per process). PostgreSQL builds the whole JSON of each page itself with
+json_build_object / json_agg, in the same shape as the API (``count``, ``next``,
+``previous``, ``results`` with units, citations with their source, and the derived
+``status``), and the app only glues the count and the links around it.
+
+It understands the subset of the API the benchmark uses:
+
+- ``/api/events/?country=&date_from=&date_to=&bbox=&q=&limit=&offset=``
+- ``/api/events/<id>/``
+- ``/api/casualty-reports/?unit=&limit=&offset=`` (the unit and all units under it)
+
+``count`` follows the API's rule: exact, except for an unfiltered list of more than 100,000
+rows, which reports the planner's estimate (``pg_class.reltuples``).
+
+Anything else is a 404. Serve it like the service:
+
+    BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/osint_bench \\
+        gunicorn --pythonpath bench bare_wsgi:application --workers 2 --bind 127.0.0.1:8001
+"""
+
+import json
+import os
+import re
+from urllib.parse import parse_qs, urlencode
+
+import psycopg
+
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/osint_bench")
+_connection = None
+
+
+def connection():
+    global _connection
+    if _connection is None or _connection.closed:
+        _connection = psycopg.connect(DATABASE_URL, autocommit=True)
+    return _connection
+
+
+def status_sql(link_table, subject_column, alias):
+    """The claim status of ``alias``, as in events.selectors.claim_status."""
+    links = f"SELECT 1 FROM {link_table} l WHERE l.to_claim_id = {alias}.id AND l.relation"
+    cited = f"SELECT 1 FROM events_citation c WHERE c.{subject_column} = {alias}.id AND c.role"
+    return (
+        f"CASE WHEN EXISTS ({links} = 'retracts') THEN 'retracted' "
+        f"WHEN EXISTS ({links} IN ('supersedes', 'revises')) THEN 'superseded' "
+        f"WHEN EXISTS ({links} = 'disputes') OR EXISTS ({cited} = 'disputed_by') THEN 'disputed' "
+        f"WHEN EXISTS ({links} = 'confirms') OR EXISTS ({cited} = 'confirmed_by') THEN 'confirmed' "
+        f"ELSE 'claimed' END"
+    )
+
+
+def citations_sql(subject_column, alias):
+    return (
+        "COALESCE((SELECT json_agg(json_build_object("
+        "'id', c.id, 'source', json_build_object('id', s.id, 'url', %(base)s || 'sources/' || s.id || '/', "
+        "'name', s.name, 'slug', s.slug, 'kind', s.kind, 'country', s.country, 'reliability', s.reliability), "
+        "'role', c.role, 'url', c.url, 'title', c.title, 'published_date', c.published_date, "
+        "'accessed_date', c.accessed_date, 'archive_url', c.archive_url, 'quote', c.quote) ORDER BY c.id) "
+        f"FROM events_citation c JOIN events_source s ON s.id = c.source_id WHERE c.{subject_column} = {alias}.id), "
+        "'[]'::json)"
+    )
+
+
+def unit_brief(alias):
+    return (
+        f"json_build_object('id', {alias}.id, 'url', %(base)s || 'units/' || {alias}.id || '/', "
+        f"'name', {alias}.name, 'country', {alias}.country, 'echelon', {alias}.echelon)"
+    )
+
+
+EVENT_OBJECT = (
+    "json_build_object("
+    "'id', e.id, 'url', %(base)s || 'events/' || e.id || '/', 'title', e.title, 'description', e.description, "
+    "'type', e.type, 'start_date', e.start_date, 'end_date', e.end_date, 'date_precision', e.date_precision, "
+    "'date_text', e.date_text, 'expected', e.expected, 'place_name', e.place_name, 'admin1', e.admin1, "
+    "'country', e.country, 'latitude', e.latitude, 'longitude', e.longitude, "
+    "'location_precision', e.location_precision, 'personnel_low', e.personnel_low, "
+    "'personnel_best', e.personnel_best, 'personnel_high', e.personnel_high, "
+    "'units', COALESCE((SELECT json_agg(json_build_object('id', eu.id, 'unit', " + unit_brief("u") + ", "
+    "'role', eu.role) ORDER BY eu.id) FROM events_eventunit eu JOIN events_unit u ON u.id = eu.unit_id "
+    "WHERE eu.event_id = e.id), '[]'::json), "
+    "'citations', " + citations_sql("event_id", "e") + ", "
+    "'status', " + status_sql("events_eventlink", "event_id", "e") + ", "
+    "'external_id', e.external_id, 'created_at', e.created_at, 'updated_at', e.updated_at)"
+)
+
+REPORT_OBJECT = (
+    "json_build_object("
+    "'id', r.id, 'url', %(base)s || 'casualty-reports/' || r.id || '/', 'country', r.country, "
+    "'unit', CASE WHEN u.id IS NULL THEN NULL ELSE " + unit_brief("u") + " END, "
+    "'event', CASE WHEN ev.id IS NULL THEN NULL ELSE json_build_object('id', ev.id, "
+    "'url', %(base)s || 'events/' || ev.id || '/', 'title', ev.title, 'type', ev.type, "
+    "'start_date', ev.start_date, 'end_date', ev.end_date) END, "
+    "'category', r.category, 'low', r.low, 'best', r.best, 'high', r.high, 'kind', r.kind, "
+    "'as_of_date', r.as_of_date, 'period_start', r.period_start, 'horizon_date', r.horizon_date, "
+    "'date_precision', r.date_precision, 'date_text', r.date_text, 'credibility', r.credibility, "
+    "'description', r.description, 'citations', " + citations_sql("casualty_report_id", "r") + ", "
+    "'status', " + status_sql("events_casualtyreportlink", "casualty_report_id", "r") + ", "
+    "'external_id', r.external_id, 'created_at', r.created_at, 'updated_at', r.updated_at)"
+)
+
+# The unit and its sub-units as an array computed first (an InitPlan), so that the planner
+# probes the unit_id index with = ANY(...) instead of hash-joining a CTE it cannot estimate
+# against the whole table.
+SUBTREE_IDS = (
+    "ARRAY(WITH RECURSIVE subtree(id) AS (SELECT id FROM events_unit WHERE id = %(unit)s "
+    "UNION SELECT child.id FROM events_unit child JOIN subtree ON child.parent_id = subtree.id) "
+    "SELECT id FROM subtree)"
+)
+# As the API: an unfiltered list of more than this many rows reports the planner's estimate.
+EXACT_COUNT_LIMIT = 100_000
+
+
+def count_sql(table, alias, where):
+    """The exact count, or for an unfiltered large table the planner's estimate (both lazy InitPlans)."""
+    exact = f"(SELECT count(*) FROM {table} {alias} WHERE {where})"
+    if where != "TRUE":
+        return exact
+    estimate = f"(SELECT reltuples::bigint FROM pg_class WHERE oid = '{table}'::regclass)"
+    return f"CASE WHEN {estimate} > {EXACT_COUNT_LIMIT} THEN {estimate} ELSE {exact} END"
+
+
+class BadRequest(Exception):
+    pass
+
+
+def event_filters(params):
+    where, args = [], {}
+    if "country" in params:
+        where.append("e.country = %(country)s")
+        args["country"] = params["country"]
+    if "date_from" in params:
+        where.append("e.end_date >= %(date_from)s")
+        args["date_from"] = params["date_from"]
+    if "date_to" in params:
+        where.append("e.start_date <= %(date_to)s")
+        args["date_to"] = params["date_to"]
+    if "bbox" in params:
+        try:
+            args["min_lon"], args["min_lat"], args["max_lon"], args["max_lat"] = map(float, params["bbox"].split(","))
+        except ValueError:
+            raise BadRequest("bbox") from None
+        where.append(
+            "e.longitude >= %(min_lon)s AND e.longitude <= %(max_lon)s "
+            "AND e.latitude >= %(min_lat)s AND e.latitude <= %(max_lat)s"
+        )
+    if params.get("q", "").strip():
+        args["q"] = f"%{params['q'].strip()}%"
+        fields = ("title", "description", "place_name", "admin1", "date_text")
+        where.append(
+            "("
+            + " OR ".join(f"e.{field} ILIKE %(q)s" for field in fields)
+            + " OR EXISTS (SELECT 1 FROM events_citation c WHERE c.event_id = e.id AND c.quote ILIKE %(q)s))"
+        )
+    return " AND ".join(where) or "TRUE", args
+
+
+def page_bounds(params):
+    try:
+        limit = int(params.get("limit") or 50)
+        offset = int(params.get("offset") or 0)
+    except ValueError:
+        raise BadRequest("limit/offset") from None
+    if not 0 < limit <= 1000 or offset < 0:
+        raise BadRequest("limit/offset")
+    return limit, offset
+
+
+def links(base_url, params, count, limit, offset):
+    def url(new_offset):
+        query = dict(params, limit=limit, offset=new_offset)
+        if not new_offset:
+            query.pop("offset")
+        return f"{base_url}?{urlencode(query)}"
+
+    following = url(offset + limit) if offset + limit < count else None
+    previous = url(max(offset - limit, 0)) if offset > 0 else None
+    return following, previous
+
+
+def list_page(sql, args, base_url, params, limit, offset):
+    with connection().cursor() as cursor:
+        cursor.execute(sql, args)
+        count, results = cursor.fetchone()
+    following, previous = links(base_url, params, count, limit, offset)
+    return (
+        f'{{"count":{count},"next":{json.dumps(following)},"previous":{json.dumps(previous)},"results":{results}}}'
+    ).encode()
+
+
+def events(params, base, base_url):
+    where, args = event_filters(params)
+    limit, offset = page_bounds(params)
+    args.update(base=base, limit=limit, offset=offset)
+    sql = (
+        f"WITH page AS (SELECT * FROM events_event e WHERE {where} "
+        "ORDER BY e.start_date DESC, e.id DESC LIMIT %(limit)s OFFSET %(offset)s) "
+        f"SELECT {count_sql('events_event', 'e', where)}, "
+        f"COALESCE(json_agg({EVENT_OBJECT} ORDER BY e.start_date DESC, e.id DESC), '[]'::json)::text FROM page e"
+    )
+    return list_page(sql, args, base_url, params, limit, offset)
+
+
+def event(pk, base):
+    with connection().cursor() as cursor:
+        cursor.execute(f"SELECT {EVENT_OBJECT}::text FROM events_event e WHERE e.id = %(pk)s", {"pk": pk, "base": base})
+        row = cursor.fetchone()
+    return None if row is None else row[0].encode()
+
+
+def casualty_reports(params, base, base_url):
+    limit, offset = page_bounds(params)
+    args = {"base": base, "limit": limit, "offset": offset}
+    if "unit" in params:
+        try:
+            args["unit"] = int(params["unit"])
+        except ValueError:
+            raise BadRequest("unit") from None
+        where = f"r.unit_id = ANY({SUBTREE_IDS})"
+    else:
+        where = "TRUE"
+    sql = (
+        f"WITH page AS (SELECT * FROM events_casualtyreport r WHERE {where} "
+        "ORDER BY r.as_of_date DESC NULLS LAST, r.id DESC LIMIT %(limit)s OFFSET %(offset)s) "
+    )
+    sql += (
+        f"SELECT {count_sql('events_casualtyreport', 'r', where)}, "
+        f"COALESCE(json_agg({REPORT_OBJECT} ORDER BY r.as_of_date DESC NULLS LAST, r.id DESC), '[]'::json)::text "
+        "FROM page r LEFT JOIN events_unit u ON u.id = r.unit_id LEFT JOIN events_event ev ON ev.id = r.event_id"
+    )
+    return list_page(sql, args, base_url, params, limit, offset)
+
+
+DETAIL = re.compile(r"^/api/events/(\d+)/$")
+
+
+def application(environ, start_response):
+    path = environ.get("PATH_INFO", "")
+    params = {key: values[-1] for key, values in parse_qs(environ.get("QUERY_STRING", "")).items()}
+    host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
+    base = f"http://{host}/api/"
+    try:
+        if path == "/api/events/":
+            body = events(params, base, f"http://{host}{path}")
+        elif path == "/api/casualty-reports/":
+            body = casualty_reports(params, base, f"http://{host}{path}")
+        elif match := DETAIL.match(path):
+            body = event(int(match.group(1)), base)
+        else:
+            body = None
+    except BadRequest as error:
+        start_response("400 Bad Request", [("Content-Type", "application/json")])
+        return [json.dumps({"detail": f"Invalid {error}."}).encode()]
+    if body is None:
+        start_response("404 Not Found", [("Content-Type", "application/json")])
+        return [b'{"detail":"Not found."}']
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
