@@ -169,9 +169,7 @@ class ExportMixin:
         return filterset
 
     def _representations(self, queryset):
-        serializer = self.get_serializer()
-        for obj in queryset.iterator(chunk_size=CHUNK_SIZE):
-            yield serializer.to_representation(obj)
+        return self.row_reader().stream(queryset, chunk_size=CHUNK_SIZE)
 
     def _stream_csv(self, queryset, columns):
         writer = csv.writer(EchoBuffer())

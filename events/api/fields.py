@@ -4,6 +4,7 @@ from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import build_basic_type
 from drf_spectacular.types import OpenApiTypes
 from rest_framework import serializers
+from rest_framework.reverse import reverse
 
 
 class NestedRelatedField(serializers.PrimaryKeyRelatedField):
@@ -54,10 +55,16 @@ class RecordURLField(serializers.HyperlinkedIdentityField):
         templates = self.__dict__.setdefault("_templates", {})
         key = (view_name, format)
         if key not in templates:
-            url = self.reverse(view_name, kwargs={"pk": self.PLACEHOLDER}, request=request, format=format)
-            templates[key] = url.split(f"/{self.PLACEHOLDER}/", 1)
+            templates[key] = self.template(view_name, request, format)
         before, after = templates[key]
         return f"{before}/{obj.pk}/{after}"
+
+    @classmethod
+    def template(cls, view_name, request, format=None):
+        """The address of any record of ``view_name`` as (before, after) its id."""
+        url = reverse(view_name, kwargs={"pk": cls.PLACEHOLDER}, request=request, format=format)
+        before, after = url.split(f"/{cls.PLACEHOLDER}/", 1)
+        return before, after
 
 
 class NestedRelatedFieldExtension(OpenApiSerializerFieldExtension):

@@ -1,3 +1,4 @@
+from django_filters import utils
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 
@@ -35,4 +36,10 @@ class StrictDjangoFilterBackend(DjangoFilterBackend):
         if filterset is not None:
             allowed.update(filterset.filters)
         reject_unknown_parameters(request, allowed)
-        return super().filter_queryset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        if not filterset.is_valid() and self.raise_exception:
+            raise utils.translate_validation(filterset.errors)
+        # Kept for the view: lists read known_at from it (see RowListMixin).
+        view.filterset = filterset
+        return filterset.qs

@@ -138,6 +138,9 @@ class NestedWriteSerializer(ValidatedModelSerializer):
 
 
 class ClaimStatusMixin(serializers.Serializer):
+    # Lists read the status from this annotation of their query (see rows.py).
+    annotated_fields = {"status": "claim_status"}
+
     status = serializers.SerializerMethodField(
         help_text=(
             "Where the claim stands, from its citations and the links pointing at it: retracted, superseded, "

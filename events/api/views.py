@@ -15,9 +15,35 @@ from . import serializers
 from .conditional import ConditionalRequestMixin
 from .exports import CSVRenderer, ExportMixin, GeoJSONRenderer, STIXRenderer
 from .filter_backends import pagination_parameters, reject_unknown_parameters
+from .rows import RowReader
 
 
-class RecordViewSet(ExportMixin, ConditionalRequestMixin, ModelViewSet):
+class RowListMixin:
+    """Lists read by a ``RowReader``: the page's ids with the list's filters, then its records.
+
+    Two steps, so that the filters, the count and the offset walk only an index, and the
+    records' columns, status and inline lists are read for the rows on the page alone.
+    """
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        ids = list(self.paginate_queryset(queryset.values_list("pk", flat=True)))
+        return self.get_paginated_response(self.row_reader().page(self.representation_queryset(), ids))
+
+    def row_reader(self):
+        return RowReader(self.get_serializer_class(), self.request, self.format_kwarg)
+
+    def representation_queryset(self):
+        """The queryset a page's records are read from: annotations and inline lists, as of known_at."""
+        queryset = self.get_queryset()
+        filterset = getattr(self, "filterset", None)
+        known_at = filterset.form.cleaned_data.get("known_at") if filterset is not None else None
+        if known_at:
+            queryset = selectors.as_known_at(queryset, known_at=known_at)
+        return queryset
+
+
+class RecordViewSet(ExportMixin, RowListMixin, ConditionalRequestMixin, ModelViewSet):
     """CRUD with ETags and ``If-Match``, each record's edit history, and CSV export."""
 
     renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]

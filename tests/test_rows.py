@@ -1,0 +1,93 @@
+"""Lists are read without the serializers (events/api/rows.py); they must say exactly the same."""
+
+import datetime
+
+import pytest
+from django.core.management import call_command
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
+
+from events import selectors
+from events.api import serializers
+from events.models import CasualtyReport, CasualtyReportLink, Event, EventLink
+
+from .factories import make_event, make_report, make_source, make_unit
+
+pytestmark = pytest.mark.django_db
+
+LISTS = [
+    "/api/sources/",
+    "/api/units/",
+    "/api/events/",
+    "/api/casualty-reports/",
+    "/api/casualty-report-links/",
+    "/api/event-links/",
+]
+
+
+@pytest.fixture
+def records(db):
+    """The seed article's records, plus the empty and null values the seed does not have."""
+    call_command("loaddata", "seed", verbosity=0)
+    source = make_source(country="", homepage="", reliability="F")
+    parent = make_unit(aliases=["Первая", "1st"])
+    unit = make_unit(parent=parent, strength_low=None)
+    bare = make_event(citations=[], latitude=None, longitude=None, country="", expected=True)
+    event = make_event(units=[unit, parent], citations=[(source, "claimed_by"), (source, "disputed_by")])
+    make_report(citations=[], unit=None, event=None, low=None, best=7, high=None)
+    report = make_report(unit=unit, event=event, citations=[(source, "claimed_by")], as_of_date=None)
+    EventLink.objects.create(from_claim=event, to_claim=bare, relation="disputes", source=source)
+    EventLink.objects.create(from_claim=bare, to_claim=event, relation="confirms", source=source, quote="Да")
+    CasualtyReportLink.objects.create(
+        from_claim=report, to_claim=CasualtyReport.objects.first(), relation="supersedes", source=source
+    )
+    CasualtyReportLink.objects.create(from_claim=report, to_claim=CasualtyReport.objects.last(), relation="confirms",
+                                      source=source, published_date=datetime.date(2025, 1, 15))  # fmt: skip
+
+
+@pytest.mark.parametrize("endpoint", LISTS)
+def test_list_rows_equal_their_detail(api, records, endpoint):
+    """Each row of a list page is exactly the record's detail (which the serializer renders)."""
+    page = api.get(f"{endpoint}?limit=1000").json()
+    assert page["count"] == len(page["results"]) >= 2
+    for row in page["results"]:
+        detail = api.get(f"{endpoint}{row['id']}/")
+        assert detail.status_code == 200
+        assert row == detail.json(), f"{endpoint}{row['id']}/ differs between the list and the detail"
+
+
+@pytest.mark.parametrize("endpoint", LISTS)
+def test_list_order_and_pages_follow_the_ordering(api, records, endpoint):
+    everything = [row["id"] for row in api.get(f"{endpoint}?limit=1000").json()["results"]]
+    pages = []
+    for offset in range(0, len(everything), 2):
+        pages += [row["id"] for row in api.get(f"{endpoint}?limit=2&offset={offset}").json()["results"]]
+    assert pages == everything
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "model", "serializer_class"),
+    [("/api/events/", Event, serializers.EventSerializer),
+     ("/api/casualty-reports/", CasualtyReport, serializers.CasualtyReportSerializer)],
+)  # fmt: skip
+def test_known_at_rows_equal_the_serializer(api, records, endpoint, model, serializer_class):
+    """As of a past day, rows carry the citations and status of then, as the serializer shows them."""
+    day = datetime.date(2025, 1, 20)
+    url = f"{endpoint}?limit=1000&known_at={day}"
+    rows = api.get(url).json()["results"]
+    request = Request(APIRequestFactory().get(url))
+    queryset = selectors.as_known_at(
+        selectors.event_list() if model is Event else selectors.casualty_report_list(), known_at=day
+    )
+    expected = serializer_class(queryset, many=True, context={"request": request}).data
+    by_id = {row["id"]: row for row in expected}
+    assert rows
+    assert {row["id"] for row in rows} == set(by_id)
+    assert rows == [by_id[row["id"]] for row in rows]
+
+
+def test_csv_export_has_every_row_of_the_list(api, records):
+    listed = api.get("/api/events/?limit=1000").json()["results"]
+    lines = api.get("/api/events/?format=csv").getvalue().decode().splitlines()
+    assert len(lines) == len(listed) + 1
+    assert [line.split(",", 1)[0] for line in lines[1:]] == [str(row["id"]) for row in listed]
