@@ -1,5 +1,6 @@
 import base64
 import binascii
+import json
 
 from django.db import connections
 from rest_framework import pagination
@@ -7,8 +8,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
-# Above this many rows, an unfiltered list on PostgreSQL reports the planner's estimate.
-EXACT_COUNT_LIMIT = 100_000
+# Up to this many matching rows, count is exact; past it, PostgreSQL's estimate.
+EXACT_COUNT_LIMIT = 10_000
 
 
 class LimitOffsetPagination(pagination.LimitOffsetPagination):
@@ -21,9 +22,12 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
     order, each resumes after the last id seen, and every page costs the same however deep.
     They leave out ``count`` (null) and ``previous``.
 
-    ``count`` is exact, except that an unfiltered list on PostgreSQL with more than
-    ``EXACT_COUNT_LIMIT`` rows reports the planner's estimate (``pg_class.reltuples``): an
-    exact count of a million rows would cost more than the page itself.
+    ``count`` is exact up to ``EXACT_COUNT_LIMIT`` rows. On PostgreSQL a list matching more
+    reports the planner's estimate instead, and says so with ``count_exact: false``: counting
+    a million rows exactly would cost far more than the page itself. The estimate of an
+    unfiltered list is the table's row count as of its last ANALYZE (``pg_class.reltuples``);
+    that of a filtered one, the planner's estimate for the filters, never below the limit.
+    SQLite always counts exactly.
     """
 
     default_limit = 50
@@ -31,33 +35,48 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
     cursor_query_param = "cursor"
 
     def paginate_queryset(self, queryset, request, view=None):
+        self.count_exact = True
         if self.cursor_query_param in request.query_params:
             return self._paginate_by_cursor(queryset, request)
         self.cursor_mode = False
         return super().paginate_queryset(queryset, request, view)
 
     def get_paginated_response(self, data):
-        if not self.cursor_mode:
-            return super().get_paginated_response(data)
-        return Response({"count": None, "next": self.get_next_link(), "previous": None, "results": data})
+        if self.cursor_mode:
+            count, previous, exact = None, None, False
+        else:
+            count, previous, exact = self.count, self.get_previous_link(), self.count_exact
+        return Response(
+            {"count": count, "count_exact": exact, "next": self.get_next_link(), "previous": previous, "results": data}
+        )
 
     def get_count(self, queryset):
-        estimate = self._estimated_count(queryset)
-        if estimate is not None and estimate > EXACT_COUNT_LIMIT:
-            return estimate
-        return super().get_count(queryset)
+        connection = connections[queryset.db]
+        if connection.vendor != "postgresql":
+            return super().get_count(queryset)
+        queryset = queryset.order_by()
+        if not queryset.query.where:
+            estimate = self._table_estimate(connection, queryset.model)
+            if estimate > EXACT_COUNT_LIMIT:
+                self.count_exact = False
+                return estimate
+        bounded = queryset[: EXACT_COUNT_LIMIT + 1].count()
+        if bounded <= EXACT_COUNT_LIMIT:
+            return bounded
+        self.count_exact = False
+        return max(self._planner_estimate(queryset), bounded)
 
     @staticmethod
-    def _estimated_count(queryset):
-        connection = connections[queryset.db]
-        if connection.vendor != "postgresql" or queryset.query.where:
-            return None
+    def _table_estimate(connection, model):
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [queryset.model._meta.db_table]
-            )
+            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [model._meta.db_table])
             row = cursor.fetchone()
-        return row[0] if row and row[0] > 0 else None
+        return row[0] if row else -1
+
+    @staticmethod
+    def _planner_estimate(queryset):
+        plan = json.loads(queryset.explain(format="json"))
+        return int(plan[0]["Plan"]["Plan Rows"])
 
     def _paginate_by_cursor(self, queryset, request):
         self.cursor_mode = True
@@ -73,7 +92,8 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         rows = list(queryset.order_by("pk")[: self.limit + 1])
         self.has_next = len(rows) > self.limit
         rows = rows[: self.limit]
-        self.last_pk = rows[-1].pk if rows else None
+        # Rows are records, or their ids when the view reads the records itself (RowListMixin).
+        self.last_pk = getattr(rows[-1], "pk", rows[-1]) if rows else None
         return rows
 
     def _decode(self, token):
@@ -127,6 +147,20 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         paginated["properties"]["count"].update(
             {"nullable": True, "description": "Rows matching the filters; null on cursor pages."}
         )
+        count_exact = {
+            "type": "boolean",
+            "description": (
+                f"Whether count is exact: above {EXACT_COUNT_LIMIT:,} rows PostgreSQL reports the planner's "
+                "estimate. False on cursor pages."
+            ),
+        }
+        properties = {}
+        for name, value in paginated["properties"].items():
+            properties[name] = value
+            if name == "count":
+                properties["count_exact"] = count_exact
+        paginated["properties"] = properties
+        paginated["required"] = [*paginated.get("required", []), "count_exact"]
         return paginated
 
     def get_schema_operation_parameters(self, view):
