@@ -264,7 +264,19 @@ class CitedFilterSet(BaseFilterSet):
         return queryset
 
     def search_condition(self, value):
-        return super().search_condition(value) | Q(cited(self.citation_subject, quote__icontains=value))
+        """The record's own text or one of its citations' quotes contains ``value``.
+
+        As ``id IN (<matching records> UNION <records of matching quotes>)``, not an ``OR`` with
+        an ``EXISTS``: each side then uses its trigram indexes on PostgreSQL (migration 0003),
+        where the ``OR`` could only be checked row by row over the whole table.
+        """
+        own = self.Meta.model.objects.filter(super().search_condition(value)).order_by().values("pk")
+        quoted = (
+            Citation.objects.filter(**{f"{self.citation_subject}__isnull": False}, quote__icontains=value)
+            .order_by()
+            .values(self.citation_subject)
+        )
+        return Q(pk__in=own.union(quoted))
 
     def modified_condition(self, since):
         return super().modified_condition(since) | Q(cited(self.citation_subject, source__updated_at__gte=since))

@@ -280,9 +280,14 @@ class Event(TimestampedModel):
 
     class Meta:
         ordering = ["-start_date", "-pk"]
+        # Text search indexes (PostgreSQL only) are in migration 0003.
         indexes = [
             models.Index(fields=["start_date", "end_date"], name="event_interval_idx"),
             models.Index(fields=["latitude", "longitude"], name="event_coordinates_idx"),
+            # The default order, read backwards: first and deep pages walk it without sorting.
+            models.Index(fields=["start_date", "id"], name="event_start_id_idx"),
+            # A country's events in date order; end_date included for date windows (index-only).
+            models.Index(fields=["country", "start_date", "id"], include=["end_date"], name="event_country_start_idx"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -450,6 +455,11 @@ class CasualtyReport(TimestampedModel):
     class Meta:
         # NULLs last on every database, so undated claims do not crowd the first page.
         ordering = [F("as_of_date").desc(nulls_last=True), "-pk"]
+        # The default order's own index (NULLS LAST) and text search are in migration 0003.
+        indexes = [
+            # A unit's (or a subtree's) reports: their ids and order without reading the rows.
+            models.Index(fields=["unit", "as_of_date", "id"], name="report_unit_asof_idx"),
+        ]
         constraints = [
             *range_constraints("casualtyreport", "", "figure"),
             external_id_constraint("casualtyreport"),

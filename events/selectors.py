@@ -4,7 +4,6 @@ import datetime
 
 from django.db import connection
 from django.db.models import Case, CharField, Count, Exists, OuterRef, Prefetch, Subquery, Value, When
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, TruncDate
 
 from . import choices
@@ -28,12 +27,17 @@ def citation_count(subject_field: str) -> Coalesce:
     return Coalesce(Subquery(citations), 0)
 
 
-def unit_subtree_ids(unit_id: int) -> RawSQL:
-    """A subquery of the ids of a unit and all its descendants, at any depth.
+def unit_subtree_ids(unit_id: int) -> list[int]:
+    """The ids of a unit and all its descendants, at any depth, read with one query.
 
     A recursive CTE keeps the hierarchy a plain ``parent`` foreign key (nothing to keep in
     sync when a unit moves) and works the same on SQLite and PostgreSQL. ``UNION`` rather
     than ``UNION ALL`` stops the walk even if a cycle slipped into the data.
+
+    The ids are read first and then filtered on as a list, rather than nested as a subquery:
+    the planner cannot estimate how many rows a recursive CTE yields, and on PostgreSQL it
+    answered ``unit_id IN (<CTE>)`` with a hash join over every casualty report (1.8 s at
+    3 million) where ``unit_id = ANY(<ids>)`` is an index scan.
     """
     table = connection.ops.quote_name(Unit._meta.db_table)
     sql = (
@@ -42,7 +46,9 @@ def unit_subtree_ids(unit_id: int) -> RawSQL:
         f"UNION SELECT child.id FROM {table} child JOIN subtree ON child.parent_id = subtree.id"
         f") SELECT id FROM subtree"
     )
-    return RawSQL(sql, [unit_id])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [unit_id])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def known_on(date_field: str = "published_date"):
