@@ -18,9 +18,13 @@ from rest_framework.serializers import ListSerializer
 
 from ..models import Event
 from ..stix import stix_bundle
+from .copy import copy_csv
 from .fields import NestedRelatedField
+from .rows import child_querysets
 
 CHUNK_SIZE = 2000
+# Lines end in LF, as PostgreSQL's COPY writes them (see copy.py), on every database.
+LINE_END = "\n"
 
 
 class CSVRenderer(renderers.BaseRenderer):
@@ -34,7 +38,7 @@ class CSVRenderer(renderers.BaseRenderer):
         view = renderer_context["view"]
         columns = Columns(view.get_serializer())
         buffer = EchoBuffer()
-        writer = csv.writer(buffer)
+        writer = csv.writer(buffer, lineterminator=LINE_END)
         return writer.writerow(columns.header) + writer.writerow(columns.row(data))
 
 
@@ -172,9 +176,14 @@ class ExportMixin:
         return self.row_reader().stream(queryset, chunk_size=CHUNK_SIZE)
 
     def _stream_csv(self, queryset, columns):
-        writer = csv.writer(EchoBuffer())
+        writer = csv.writer(EchoBuffer(), lineterminator=LINE_END)
         yield writer.writerow(columns.header)
-        for data in self._representations(queryset):
+        reader = self.row_reader()
+        blocks = copy_csv(queryset, self.get_serializer(), reader.urls, child_querysets(queryset))
+        if blocks is not None:
+            yield from blocks
+            return
+        for data in reader.stream(queryset, chunk_size=CHUNK_SIZE):
             yield writer.writerow(columns.row(data))
 
     def _stream_geojson(self, queryset, columns):

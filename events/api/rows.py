@@ -128,6 +128,15 @@ class ChildPlan:
         return grouped
 
 
+def child_querysets(queryset):
+    """The querysets ``queryset`` prefetches its inline lists with (e.g. only citations known then)."""
+    return {
+        lookup.prefetch_to: lookup.queryset
+        for lookup in queryset._prefetch_related_lookups
+        if isinstance(lookup, Prefetch) and lookup.queryset is not None
+    }
+
+
 @cache
 def plan_for(serializer_class):
     serializer = serializer_class()
@@ -168,11 +177,7 @@ class RowReader:
         return [self._build(row, children) for row in rows]
 
     def _children(self, queryset, ids):
-        prefetches = {
-            lookup.prefetch_to: lookup.queryset
-            for lookup in queryset._prefetch_related_lookups
-            if isinstance(lookup, Prefetch) and lookup.queryset is not None
-        }
+        prefetches = child_querysets(queryset)
         fetched = {}
         for name, child in self.plan.children:
             related = prefetches.get(child.related_name)
