@@ -371,6 +371,7 @@ class EventUnit(RecordPart):
         ordering = ["pk"]
         verbose_name = "unit in event"
         verbose_name_plural = "units in event"
+        indexes = [models.Index(fields=["event", "id"], include=["unit", "role"], name="eventunit_event_cover_idx")]
         constraints = [
             models.UniqueConstraint(fields=["event", "unit", "role"], name="eventunit_unique_role"),
         ]
@@ -533,7 +534,15 @@ class Citation(Attribution):
 
     class Meta:
         ordering = ["pk"]
-        indexes = [models.Index(fields=["source", "role"], name="citation_source_role_idx")]
+        indexes = [
+            models.Index(fields=["source", "role"], name="citation_source_role_idx"),
+            # A page's (or an export's) citations in order, with what a list shows of them and
+            # what its status needs, without reading the rows (PostgreSQL; SQLite omits INCLUDE).
+            models.Index(fields=["event", "id"], include=["source", "role"], name="citation_event_cover_idx"),
+            models.Index(
+                fields=["casualty_report", "id"], include=["source", "role"], name="citation_report_cover_idx"
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(event__isnull=False, casualty_report__isnull=True)
