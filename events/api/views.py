@@ -14,7 +14,7 @@ from ..models import CasualtyReportLink, EventLink, Source, Unit
 from . import serializers
 from .conditional import ConditionalRequestMixin
 from .exports import CSVRenderer, ExportMixin, GeoJSONRenderer, STIXRenderer
-from .filter_backends import pagination_parameters, reject_unknown_parameters
+from .filter_backends import GLOBAL_QUERY_PARAMETERS, pagination_parameters, reject_unknown_parameters
 from .rows import RowReader
 
 
@@ -47,6 +47,13 @@ class RecordViewSet(ExportMixin, RowListMixin, ConditionalRequestMixin, ModelVie
     """CRUD with ETags and ``If-Match``, each record's edit history, and CSV export."""
 
     renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]
+
+    def filter_queryset(self, queryset):
+        # A record by its id, without query parameters, has nothing to filter: skip building
+        # the list's FilterSet. With parameters (known_at, or a misspelt one) it runs as usual.
+        if self.action != "list" and not set(self.request.query_params) - GLOBAL_QUERY_PARAMETERS:
+            return queryset
+        return super().filter_queryset(queryset)
 
     @extend_schema(
         responses=serializers.HistoryEntrySerializer(many=True),
