@@ -112,7 +112,7 @@ def test_anyone_can_list_and_read(api, resource):
     listing = api.get(resource.endpoint)
     assert listing.status_code == HTTPStatus.OK
     body = listing.json()
-    assert set(body) == {"count", "next", "previous", "results"}
+    assert set(body) == {"count", "count_exact", "next", "previous", "results"}
     assert body["count"] == 1
     assert body["results"][0]["id"] == obj.pk
     one = api.get(detail(resource, obj))

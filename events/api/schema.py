@@ -102,6 +102,8 @@ class AutoSchema(BaseAutoSchema):
             errors["401"] = (error, "Not authenticated: send a valid token or log in.")
             errors["403"] = (error, "The user lacks the model's permission.")
             errors["409"] = (error, "The database refused the change, e.g. a record still referenced.")
+            if self.method != "DELETE":
+                errors["415"] = (error, "The body's Content-Type is not JSON, a form or multipart, or is malformed.")
             if has_id:
                 errors["412"] = (error, "The record changed since the ETag sent in If-Match.")
         for code, (schema, description) in errors.items():
