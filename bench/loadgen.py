@@ -36,7 +36,7 @@ def run_wrk(base_url, paths, *, connections, duration, threads=2):
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
         listing.write("\n".join(paths) + "\n")
     command = [
-        "wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "60s",
+        "wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "--timeout", "60s",
         "-s", str(HERE / "wrk_paths.lua"), base_url, "--", listing.name,
     ]  # fmt: skip
     try:
