@@ -10,6 +10,7 @@ from django.db import connections
 from django.db.models import BooleanField, Exists, F, OuterRef, Q
 from django.db.models.expressions import RawSQL
 from django_filters.constants import EMPTY_VALUES
+from django_filters.filters import FilterMethod
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -138,6 +139,24 @@ class ShallowCopiedFields(dict):
         return {name: copy.copy(field) for name, field in self.items()}
 
 
+class ShallowCopiedFilters(dict):
+    """A FilterSet's ``base_filters``, which each FilterSet copies filter by filter, not deeply.
+
+    django-filter deep-copies every filter (and its choices) for each request, to bind it to
+    the FilterSet. A filter's own attributes are all that binding changes, so a shallow copy
+    does, with method filters pointed at their copy.
+    """
+
+    def __deepcopy__(self, memo):
+        copies = {}
+        for name, filter_ in self.items():
+            copied = copy.copy(filter_)
+            if copied.method is not None:
+                copied.filter = FilterMethod(copied)
+            copies[name] = copied
+        return copies
+
+
 class BaseFilterSet(filters.FilterSet):
     """Adds ``q``, a case-insensitive search over ``search_fields``, and checked choice lists."""
 
@@ -154,6 +173,10 @@ class BaseFilterSet(filters.FilterSet):
         if filter_class is filters.BooleanFilter:
             filter_class = BooleanFilter
         return filter_class, params
+
+    @classmethod
+    def get_filters(cls):
+        return ShallowCopiedFilters(super().get_filters())
 
     def get_form_class(self):
         # django-filter builds a new form class, and every form field with its choices (250

@@ -286,8 +286,12 @@ class Event(TimestampedModel):
             models.Index(fields=["latitude", "longitude"], name="event_coordinates_idx"),
             # The default order, read backwards: first and deep pages walk it without sorting.
             models.Index(fields=["start_date", "id"], name="event_start_id_idx"),
-            # A country's events in date order; end_date included for date windows (index-only).
-            models.Index(fields=["country", "start_date", "id"], include=["end_date"], name="event_country_start_idx"),
+            # A country's events, newest first; end_date included for date windows (index-only).
+            # Descending, so that a count of a window walks from its end into the past and
+            # meets the window's events first: a bounded count stops early (see pagination).
+            models.Index(
+                fields=["country", "-start_date", "-id"], include=["end_date"], name="event_country_start_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -118,9 +118,12 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # JIT compilation pays off for long analytical queries; an API's queries take milliseconds
-    # and JIT would add tens of them whenever the planner's cost estimate crosses its threshold.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+    # An API runs many short queries side by side. JIT compilation would add tens of
+    # milliseconds whenever a cost estimate crosses its threshold, and parallel workers would
+    # compete with the other requests for the same cores; both are for long analytical queries.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "options", os.environ.get("DATABASE_SESSION_OPTIONS", "-c jit=off -c max_parallel_workers_per_gather=0")
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

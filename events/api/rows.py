@@ -12,13 +12,16 @@ the plan is derived from its fields, a field type the reader does not know is an
 the plan is compiled, and the tests compare both paths' output for every resource.
 """
 
+import datetime
 from collections import defaultdict
 from functools import cache
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Prefetch
 from django_countries.serializer_fields import CountryField
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
+from rest_framework.settings import api_settings
 
 from .fields import NestedRelatedField, RecordURLField
 
@@ -36,6 +39,24 @@ IDENTITY_FIELDS = (
 )
 # Fields converted by their own ``to_representation`` (dates in the configured format, ...).
 CONVERTED_FIELDS = (serializers.DateField, serializers.DateTimeField, serializers.DecimalField)
+
+
+def converter(field):
+    """``field.to_representation``, or a shortcut doing the same for ISO 8601 dates and UTC times."""
+    output_format = getattr(field, "format", None)
+    if isinstance(field, serializers.DateTimeField):
+        iso = (output_format or api_settings.DATETIME_FORMAT).lower() == ISO_8601
+        if iso and settings.USE_TZ and settings.TIME_ZONE == "UTC" and getattr(field, "timezone", None) is None:
+            return _utc_isoformat
+    elif isinstance(field, serializers.DateField):
+        if (output_format or api_settings.DATE_FORMAT).lower() == ISO_8601:
+            return datetime.date.isoformat
+    return field.to_representation
+
+
+def _utc_isoformat(value):
+    # What DRF writes: the time in UTC, ISO 8601, "Z" for "+00:00".
+    return value.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
 class Plan:
@@ -69,7 +90,7 @@ class Plan:
                     )
                 self.steps.append((name, "value", self._column(annotated[name])))
             elif isinstance(field, CONVERTED_FIELDS):
-                self.steps.append((name, "convert", (self._column(prefix + field.source), field.to_representation)))
+                self.steps.append((name, "convert", (self._column(prefix + field.source), converter(field))))
             elif isinstance(field, IDENTITY_FIELDS):
                 self.steps.append((name, "value", self._column(prefix + field.source)))
             else:

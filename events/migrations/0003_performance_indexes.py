@@ -67,7 +67,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='event',
-            index=models.Index(fields=['country', 'start_date', 'id'], include=('end_date',), name='event_country_start_idx'),
+            index=models.Index(fields=['country', '-start_date', '-id'], include=('end_date',), name='event_country_start_idx'),
         ),
         migrations.AddIndex(
             model_name='eventunit',
