@@ -2,7 +2,7 @@ import base64
 import binascii
 import json
 
-from django.db import connections
+from django.db import DatabaseError, connections
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -27,7 +27,9 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
     rows, or the events overlapping a month in a busy country, would cost far more than the
     page itself. The estimate of an unfiltered list is the table's row count as of its last
     ANALYZE (``pg_class.reltuples``); that of a filtered one is the planner's estimate for the
-    filters, and never less than the rows known to exist. SQLite always counts exactly.
+    filters, and never less than the rows known to exist. SQLite keeps no estimate for
+    filters: there a larger filtered list reports the limit plus one, a lower bound (its
+    unfiltered lists report the row count of its last ANALYZE, when it has one).
     ``next`` does not depend on the count: each page reads one row more than it shows, to
     know whether another page follows.
     """
@@ -68,26 +70,39 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
 
     def get_count(self, queryset):
         connection = connections[queryset.db]
-        if connection.vendor != "postgresql":
-            return super().get_count(queryset)
         queryset = queryset.order_by()
         if not queryset.query.where:
             estimate = self._table_estimate(connection, queryset.model)
-            if estimate > EXACT_COUNT_LIMIT:
+            if estimate is not None and estimate > EXACT_COUNT_LIMIT:
                 self.count_exact = False
                 return estimate
         bounded = queryset[: EXACT_COUNT_LIMIT + 1].count()
         if bounded <= EXACT_COUNT_LIMIT:
             return bounded
         self.count_exact = False
+        if connection.vendor != "postgresql":
+            return bounded  # SQLite has no estimate for filters: a lower bound
         return max(self._planner_estimate(queryset), bounded)
 
     @staticmethod
     def _table_estimate(connection, model):
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [model._meta.db_table])
-            row = cursor.fetchone()
-        return row[0] if row else -1
+        """The table's row count as of its last ANALYZE, if the database keeps one."""
+        table = model._meta.db_table
+        if connection.vendor == "postgresql":
+            sql, params = "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [table]
+        elif connection.vendor == "sqlite":
+            sql, params = "SELECT stat FROM sqlite_stat1 WHERE tbl = %s AND idx IS NOT NULL LIMIT 1", [table]
+        else:
+            return None
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                row = cursor.fetchone()
+        except DatabaseError:  # SQLite before any ANALYZE has no sqlite_stat1
+            return None
+        if row is None:
+            return None
+        return int(str(row[0]).split()[0])
 
     @staticmethod
     def _planner_estimate(queryset):
@@ -167,8 +182,8 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         count_exact = {
             "type": "boolean",
             "description": (
-                f"Whether count is exact: above {EXACT_COUNT_LIMIT:,} rows PostgreSQL reports the planner's "
-                "estimate. False on cursor pages."
+                f"Whether count is exact. Above {EXACT_COUNT_LIMIT:,} matching rows it is an estimate "
+                "(PostgreSQL) or a lower bound (SQLite). False on cursor pages."
             ),
         }
         properties = {}
