@@ -116,3 +116,26 @@ def test_csv_written_by_postgresql_equals_the_python_path(api, records, monkeypa
     by_python = api.get(url).getvalue()
     assert by_postgresql.count(b"\n") >= 2
     assert by_postgresql == by_python
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_a_long_csv_written_by_two_backends_is_the_same_csv(api, monkeypatch):
+    """Long exports are split at their middle row and written by two backends at once."""
+    from events.api import copy as copy_module
+
+    call_command("loaddata", "seed", verbosity=0)
+    source = make_source()
+    for day in range(1, 29):
+        make_event(citations=[(source, "claimed_by")], start_date=datetime.date(2024, 2, day))
+        make_event(citations=[(source, "reported_by")], start_date=datetime.date(2024, 2, day))
+    monkeypatch.setattr(copy_module, "PARALLEL_MIN_ROWS", 2)
+    halves = []
+    original = copy_module._two_halves
+    monkeypatch.setattr(copy_module, "_two_halves", lambda *args: halves.append(1) or original(*args))
+    by_two = api.get("/api/events/?format=csv").getvalue()
+    assert halves, "the export was split"
+    monkeypatch.setattr(exports, "copy_csv", lambda *args: None)
+    by_python = api.get("/api/events/?format=csv").getvalue()
+    assert by_two.count(b"\n") == Event.objects.count() + 1
+    assert by_two == by_python

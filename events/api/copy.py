@@ -13,12 +13,17 @@ inline list as ``name (role); ...``. A serializer with a field this module canno
 (a JSON list, a decimal) falls back to the Python path; tests compare the two byte for byte.
 """
 
+import json
+import tempfile
+import threading
+
 from django.conf import settings
 from django.contrib.postgres.aggregates import StringAgg
 from django.db import connections, models
-from django.db.models import F, Func, OuterRef, Subquery, TextField, Value
+from django.db.models import F, Func, OuterRef, Q, Subquery, TextField, Value
 from django.db.models.functions import Cast, Concat, NullIf
 from django_countries.serializer_fields import CountryField
+from psycopg import pq
 from rest_framework import serializers
 
 from .fields import NestedRelatedField, RecordURLField
@@ -126,22 +131,130 @@ def copy_csv(queryset, serializer, urls, child_querysets):
     except Unsupported:
         return None
     names = {f"_csv{index}": expression for index, expression in enumerate(expressions)}
-    sql, params = queryset.annotate(**names).values_list(*names).query.sql_with_params()
-    return _blocks(connection, f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params)
+
+    def statement(part):
+        sql, params = part.annotate(**names).values_list(*names).query.sql_with_params()
+        return f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params
+
+    halves = None if connection.in_atomic_block else _halves(queryset)
+    if halves is None:
+        return _blocks(connection, *statement(queryset))
+    return _two_halves(connection, statement(halves[0]), statement(halves[1]))
 
 
 # COPY hands over one row at a time; the response goes out in pieces of about this size.
 BLOCK_SIZE = 256 * 1024
+# Exports expected to be at least this long are written by two backends at once.
+PARALLEL_MIN_ROWS = 20_000
 
 
 def _blocks(connection, statement, params):
     with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
-        pending, size = [], 0
-        for row in copy:
-            pending.append(row)
-            size += len(row)
-            if size >= BLOCK_SIZE:
-                yield b"".join(pending)
-                pending, size = [], 0
-        if pending:
+        yield from _joined(copy)
+
+
+def _joined(rows):
+    pending, size = [], 0
+    for row in rows:
+        pending.append(row)
+        size += len(row)
+        if size >= BLOCK_SIZE:
             yield b"".join(pending)
+            pending, size = [], 0
+    if pending:
+        yield b"".join(pending)
+
+
+def _halves(queryset):
+    """The export split in two at its middle row, in its order, or None to export it in one.
+
+    Only for a whole list (no limit) in its model's default order on non-null fields, whose
+    planner estimate is long enough to be worth a second backend.
+    """
+    query = queryset.query
+    if query.is_sliced or query.order_by or not query.default_ordering:
+        return None
+    keys = []
+    for name in queryset.model._meta.ordering:
+        if not isinstance(name, str):
+            return None
+        field = (
+            queryset.model._meta.pk if name.lstrip("-") == "pk" else queryset.model._meta.get_field(name.lstrip("-"))
+        )
+        if field.null:
+            return None
+        keys.append((field.attname, name.startswith("-")))
+    estimate = json.loads(queryset.order_by().explain(format="json"))[0]["Plan"]["Plan Rows"]
+    if estimate < PARALLEL_MIN_ROWS:
+        return None
+    middle = queryset.values_list(*(name for name, _ in keys))[int(estimate) // 2 : int(estimate) // 2 + 1]
+    middle = list(middle)
+    if not middle:
+        return None
+    # Rows up to the middle row in the list's order (lexicographic over the ordering keys).
+    first = Q()
+    for index in range(len(keys) - 1, -1, -1):
+        name, descending = keys[index]
+        value = middle[0][index]
+        if index == len(keys) - 1:
+            first = Q(**{f"{name}__{'gte' if descending else 'lte'}": value})
+        else:
+            first = Q(**{f"{name}__{'gt' if descending else 'lt'}": value}) | (Q(**{name: value}) & first)
+    return queryset.filter(first), queryset.filter(~first)
+
+
+def _two_halves(connection, first, second):
+    """The first half's COPY streamed, while a second backend writes the other to a spool file.
+
+    Both read the same snapshot (``pg_export_snapshot``), so the halves fit together exactly
+    as one query's rows would, whatever is written meanwhile.
+    """
+    spool = tempfile.SpooledTemporaryFile(max_size=4 * BLOCK_SIZE)
+    imported, failure = threading.Event(), []
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            snapshot = raw.execute("SELECT pg_export_snapshot()").fetchone()[0]
+            worker = threading.Thread(
+                target=_copy_to_spool, args=(connection.alias, snapshot, second, spool, imported, failure)
+            )
+            worker.start()
+            try:
+                with raw.copy(*first) as copy:
+                    yield from _joined(copy)
+            finally:
+                imported.wait()  # the snapshot must outlive its import
+                raw.execute("COMMIT")
+                worker.join()
+        except BaseException:
+            if raw.connection.info.transaction_status != pq.TransactionStatus.IDLE:
+                raw.execute("ROLLBACK")
+            raise
+    if failure:
+        raise failure[0]
+    spool.seek(0)
+    with spool:
+        while block := spool.read(BLOCK_SIZE):
+            yield block
+
+
+def _copy_to_spool(alias, snapshot, statement, spool, imported, failure):
+    connection = connections[alias]  # this thread's own connection
+    try:
+        with connection.cursor() as cursor:
+            raw = cursor.cursor
+            raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                raw.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
+            finally:
+                imported.set()
+            with raw.copy(*statement) as copy:
+                for block in copy:
+                    spool.write(block)
+            raw.execute("COMMIT")
+    except Exception as error:  # re-raised by the streaming thread
+        failure.append(error)
+    finally:
+        imported.set()
+        connection.close()
