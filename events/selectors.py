@@ -1,6 +1,7 @@
 """Read-side queries shared by the API filters and the admin."""
 
 import datetime
+import json
 
 from django.db import connection
 from django.db.models import (
@@ -182,3 +183,9 @@ def as_known_at(queryset, *, known_at: datetime.date):
         .prefetch_related(None)
         .prefetch_related(*prefetches(known_at=known_at))
     )
+
+
+def planner_estimate(queryset) -> int:
+    """PostgreSQL's estimate of how many rows ``queryset`` yields (EXPLAIN, nothing run)."""
+    plan = json.loads(queryset.explain(format="json"))
+    return int(plan[0]["Plan"]["Plan Rows"])

@@ -13,7 +13,6 @@ inline list as ``name (role); ...``. A serializer with a field this module canno
 (a JSON list, a decimal) falls back to the Python path; tests compare the two byte for byte.
 """
 
-import json
 import tempfile
 import threading
 
@@ -26,6 +25,7 @@ from django_countries.serializer_fields import CountryField
 from psycopg import pq
 from rest_framework import serializers
 
+from ..selectors import planner_estimate
 from .fields import NestedRelatedField, RecordURLField
 
 
@@ -184,10 +184,10 @@ def _halves(queryset):
         if field.null:
             return None
         keys.append((field.attname, name.startswith("-")))
-    estimate = json.loads(queryset.order_by().explain(format="json"))[0]["Plan"]["Plan Rows"]
+    estimate = planner_estimate(queryset.order_by())
     if estimate < PARALLEL_MIN_ROWS:
         return None
-    middle = queryset.values_list(*(name for name, _ in keys))[int(estimate) // 2 : int(estimate) // 2 + 1]
+    middle = queryset.values_list(*(name for name, _ in keys))[estimate // 2 : estimate // 2 + 1]
     middle = list(middle)
     if not middle:
         return None

@@ -155,7 +155,7 @@ class ExportMixin:
         """One page of the list as a STIX 2.1 bundle; the next and previous pages go in a Link header."""
         queryset = self.filter_queryset(self.get_queryset())
         page = list(self.paginate_queryset(queryset))
-        known_at = self.filterset_for(request, queryset).form.cleaned_data.get("known_at")
+        known_at = self.known_at()
         argument = "events" if queryset.model is Event else "casualty_reports"
         response = Response(stix_bundle(**{argument: page}, known_at=known_at), content_type=STIX_CONTENT_TYPE)
         links = [
@@ -166,11 +166,6 @@ class ExportMixin:
         if links:
             response["Link"] = ", ".join(links)
         return response
-
-    def filterset_for(self, request, queryset):
-        filterset = self.filter_backends[0]().get_filterset(request, queryset, self)
-        filterset.is_valid()
-        return filterset
 
     def _representations(self, queryset):
         return self.row_reader().stream(queryset, chunk_size=CHUNK_SIZE)

@@ -1,12 +1,13 @@
 import base64
 import binascii
-import json
 
 from django.db import DatabaseError, connections
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
+
+from ..selectors import planner_estimate
 
 # Up to this many matching rows, count is exact; past it, PostgreSQL's estimate.
 EXACT_COUNT_LIMIT = 1_000
@@ -82,7 +83,7 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         self.count_exact = False
         if connection.vendor != "postgresql":
             return bounded  # SQLite has no estimate for filters: a lower bound
-        return max(self._planner_estimate(queryset), bounded)
+        return max(planner_estimate(queryset), bounded)
 
     @staticmethod
     def _table_estimate(connection, model):
@@ -103,11 +104,6 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         if row is None:
             return None
         return int(str(row[0]).split()[0])
-
-    @staticmethod
-    def _planner_estimate(queryset):
-        plan = json.loads(queryset.explain(format="json"))
-        return int(plan[0]["Plan"]["Plan Rows"])
 
     def _paginate_by_cursor(self, queryset, request):
         self.cursor_mode = True

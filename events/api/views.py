@@ -33,11 +33,15 @@ class RowListMixin:
     def row_reader(self):
         return RowReader(self.get_serializer_class(), self.request, self.format_kwarg)
 
+    def known_at(self):
+        """The day of ``?known_at=``, from the FilterSet the filter backend validated, if any."""
+        filterset = getattr(self, "filterset", None)
+        return filterset.form.cleaned_data.get("known_at") if filterset is not None else None
+
     def representation_queryset(self):
         """The queryset a page's records are read from: annotations and inline lists, as of known_at."""
         queryset = self.get_queryset()
-        filterset = getattr(self, "filterset", None)
-        known_at = filterset.form.cleaned_data.get("known_at") if filterset is not None else None
+        known_at = self.known_at()
         if known_at:
             queryset = selectors.as_known_at(queryset, known_at=known_at)
         return queryset
