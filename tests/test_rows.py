@@ -1,6 +1,7 @@
 """Lists are read without the serializers (events/api/rows.py); they must say exactly the same."""
 
 import datetime
+import json
 
 import pytest
 from django.core.management import call_command
@@ -10,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from events import selectors
-from events.api import exports, serializers
+from events.api import exports, pgjson, serializers
 from events.models import CasualtyReport, CasualtyReportLink, Event, EventLink
 
 from .factories import make_event, make_report, make_source, make_unit
@@ -86,6 +87,32 @@ def test_known_at_rows_equal_the_serializer(api, records, endpoint, model, seria
     assert rows
     assert {row["id"] for row in rows} == set(by_id)
     assert rows == [by_id[row["id"]] for row in rows]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL writes JSON only there")
+@pytest.mark.parametrize(
+    "url",
+    [*[f"{endpoint}?limit=1000" for endpoint in LISTS], "/api/events/?known_at=2025-01-20&ordering=title",
+     "/api/casualty-reports/?known_at=2025-01-20&limit=3"],
+)  # fmt: skip
+def test_json_written_by_postgresql_equals_the_python_path(api, records, monkeypatch, url):
+    """On PostgreSQL a page's records come as JSON text from the database; they say exactly
+    what the rows path says, down to the type of every number."""
+    Event.objects.filter(pk=Event.objects.first().pk).update(
+        latitude=48.0, longitude=-37.25, created_at=timezone.make_aware(datetime.datetime(2025, 1, 2, 3, 4, 5))
+    )
+    Event.objects.filter(pk=Event.objects.last().pk).update(description='Two lines,\nand a "quote" \\ \t', title="")
+
+    def page_and_details():
+        page = api.get(url).json()
+        return page, [api.get(f"{url.split('?')[0]}{row['id']}/").json() for row in page["results"]]
+
+    by_postgresql = page_and_details()
+    monkeypatch.setattr(pgjson, "records", lambda *args: None)
+    by_python = page_and_details()
+    assert by_postgresql[0]["results"]
+    # json.dumps tells 48 from 48.0, which == does not.
+    assert json.dumps(by_postgresql) == json.dumps(by_python)
 
 
 def test_csv_export_has_every_row_of_the_list(api, records):

@@ -66,7 +66,7 @@ class ConditionalRequestMixin:
             raise PreconditionFailed()
 
     def retrieve(self, request, *args, **kwargs):
-        """The record as its list shows it (read by the RowReader), with its ETag.
+        """The record as its list shows it (read by ``records()``), with its ETag.
 
         Its version is read first, so a matching ``If-None-Match`` costs one indexed query.
         """
@@ -81,7 +81,7 @@ class ConditionalRequestMixin:
         etag = etag_of(queryset.model, pk, updated_at)
         if etag in _listed(request.headers.get("If-None-Match", "")):
             return Response(status=HTTPStatus.NOT_MODIFIED, headers={"ETag": etag})
-        rows = self.row_reader().page(self.representation_queryset(), [pk])
+        rows = self.records([pk])
         if not rows:  # deleted in between
             raise NotFound()
         return Response(rows[0], headers={"ETag": etag})

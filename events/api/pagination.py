@@ -2,6 +2,7 @@ import base64
 import binascii
 
 from django.db import DatabaseError, connections
+from django.db.models import IntegerField, Subquery
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -11,6 +12,17 @@ from ..selectors import planner_estimate
 
 # Up to this many matching rows, count is exact; past it, PostgreSQL's estimate.
 EXACT_COUNT_LIMIT = 1_000
+
+
+class BoundedCount(Subquery):
+    """How many rows ``queryset`` has, counting no further than ``limit``: a scalar subquery
+    without outer references, which the database evaluates once per query."""
+
+    template = "(SELECT count(*) FROM (%(subquery)s) AS bounded)"
+    output_field = IntegerField()
+
+    def __init__(self, queryset, limit):
+        super().__init__(queryset.order_by().values("pk")[:limit])
 
 
 class LimitOffsetPagination(pagination.LimitOffsetPagination):
@@ -40,6 +52,18 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
     cursor_query_param = "cursor"
 
     def paginate_queryset(self, queryset, request, view=None):
+        return self._paginate(queryset, request, ids=False)
+
+    def paginate_ids(self, queryset, request):
+        """A page of ``queryset``'s ids (a ``values_list("pk", flat=True)``).
+
+        Ids cost little to read, so for a filtered list the page's query also counts the list
+        up to ``EXACT_COUNT_LIMIT`` + 1 rows, in a subquery the database runs once: one round
+        trip fewer than counting apart.
+        """
+        return self._paginate(queryset, request, ids=True)
+
+    def _paginate(self, queryset, request, ids):
         self.count_exact = True
         self.request = request
         if self.cursor_query_param in request.query_params:
@@ -47,13 +71,21 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         self.cursor_mode = False
         self.limit = self.get_limit(request)
         self.offset = self.get_offset(request)
-        rows = list(queryset[self.offset : self.offset + self.limit + 1])
+        window = slice(self.offset, self.offset + self.limit + 1)
+        bounded = None
+        if ids and queryset.query.where:
+            counted = queryset.annotate(_bounded_count=BoundedCount(queryset, EXACT_COUNT_LIMIT + 1))
+            page = list(counted.values_list("pk", "_bounded_count")[window])
+            rows = [pk for pk, _ in page]
+            bounded = page[0][1] if page else None
+        else:
+            rows = list(queryset[window])
         self.has_next = len(rows) > self.limit
         rows = rows[: self.limit]
         if not self.has_next and (rows or self.offset == 0):
             self.count = self.offset + len(rows)  # the page ends the list: no need to count
         else:
-            self.count = self.get_count(queryset)
+            self.count = self.get_count(queryset, bounded)
             if not self.count_exact:
                 self.count = max(self.count, self.offset + len(rows) + self.has_next)
         if self.count > self.limit and self.template is not None:
@@ -69,15 +101,18 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
             {"count": count, "count_exact": exact, "next": self.get_next_link(), "previous": previous, "results": data}
         )
 
-    def get_count(self, queryset):
+    def get_count(self, queryset, bounded=None):
+        """The count as documented above; ``bounded`` is the list's count up to
+        ``EXACT_COUNT_LIMIT`` + 1 when the page's query has read it already."""
         connection = connections[queryset.db]
         queryset = queryset.order_by()
-        if not queryset.query.where:
+        if bounded is None and not queryset.query.where:
             estimate = self._table_estimate(connection, queryset.model)
             if estimate is not None and estimate > EXACT_COUNT_LIMIT:
                 self.count_exact = False
                 return estimate
-        bounded = queryset[: EXACT_COUNT_LIMIT + 1].count()
+        if bounded is None:
+            bounded = queryset[: EXACT_COUNT_LIMIT + 1].count()
         if bounded <= EXACT_COUNT_LIMIT:
             return bounded
         self.count_exact = False

@@ -47,14 +47,17 @@ def converter(field):
     if isinstance(field, serializers.DateTimeField):
         iso = (output_format or api_settings.DATETIME_FORMAT).lower() == ISO_8601
         if iso and settings.USE_TZ and settings.TIME_ZONE == "UTC" and getattr(field, "timezone", None) is None:
-            return _utc_isoformat
+            return utc_isoformat
     elif isinstance(field, serializers.DateField):
         if (output_format or api_settings.DATE_FORMAT).lower() == ISO_8601:
-            return datetime.date.isoformat
+            return date_isoformat
     return field.to_representation
 
 
-def _utc_isoformat(value):
+date_isoformat = datetime.date.isoformat
+
+
+def utc_isoformat(value):
     # What DRF writes: the time in UTC, ISO 8601, "Z" for "+00:00".
     return value.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
 
@@ -65,34 +68,34 @@ class Plan:
     def __init__(self, serializer, model, prefix=""):
         self.model = model
         self.columns = []
-        self.steps = []  # (name, kind, argument) in the serializer's field order
+        self.steps = []  # (name, kind, argument, field) in the serializer's field order
         self.children = []  # (name, ChildPlan)
         annotated = getattr(serializer, "annotated_fields", {})
         for name, field in serializer.fields.items():
             if field.write_only:
                 continue
             if isinstance(field, serializers.ListSerializer):
-                self.steps.append((name, "children", None))
+                self.steps.append((name, "children", None, field))
                 self.children.append((name, ChildPlan(field, model)))
             elif isinstance(field, RecordURLField):
-                self.steps.append((name, "url", (self._column(prefix + "pk"), field.view_name)))
+                self.steps.append((name, "url", (self._column(prefix + "pk"), field.view_name), field))
             elif isinstance(field, NestedRelatedField):
                 nested = Plan(field.nested_serializer(), field.queryset.model, f"{prefix}{field.source}__")
                 key = self._column(prefix + field.source)
                 offset = len(self.columns)
                 self.columns += nested.columns
-                self.steps.append((name, "nested", (key, offset, nested)))
+                self.steps.append((name, "nested", (key, offset, nested), field))
             elif isinstance(field, serializers.SerializerMethodField):
                 if name not in annotated:
                     raise ImproperlyConfigured(
                         f"{type(serializer).__name__}.{name}: a method field needs a query annotation "
                         "named in the serializer's annotated_fields to be read from rows."
                     )
-                self.steps.append((name, "value", self._column(annotated[name])))
+                self.steps.append((name, "value", self._column(annotated[name]), field))
             elif isinstance(field, CONVERTED_FIELDS):
-                self.steps.append((name, "convert", (self._column(prefix + field.source), converter(field))))
+                self.steps.append((name, "convert", (self._column(prefix + field.source), converter(field)), field))
             elif isinstance(field, IDENTITY_FIELDS):
-                self.steps.append((name, "value", self._column(prefix + field.source)))
+                self.steps.append((name, "value", self._column(prefix + field.source), field))
             else:
                 raise ImproperlyConfigured(
                     f"{type(serializer).__name__}.{name}: the row reader does not know {type(field).__name__}."
@@ -104,7 +107,7 @@ class Plan:
 
     def build(self, row, urls, offset=0, children=None):
         data = {}
-        for name, kind, argument in self.steps:
+        for name, kind, argument, _ in self.steps:
             if kind == "value":
                 data[name] = row[offset + argument]
             elif kind == "convert":
@@ -121,8 +124,8 @@ class Plan:
         return data
 
     def view_names(self):
-        names = {argument[1] for _, kind, argument in self.steps if kind == "url"}
-        for _, kind, argument in self.steps:
+        names = {argument[1] for _, kind, argument, _ in self.steps if kind == "url"}
+        for _, kind, argument, _ in self.steps:
             if kind == "nested":
                 names |= argument[2].view_names()
         for _, child in self.children:
