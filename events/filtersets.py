@@ -106,7 +106,35 @@ class BooleanFilter(filters.BooleanFilter):
     field_class = StrictNullBooleanField
 
 
-class ChoiceInFilter(filters.BaseInFilter, filters.ChoiceFilter):
+class ChoiceField(filters.fields.ChoiceField):
+    """Checks a value against the set of its choices, made once per choice list.
+
+    Django walks (and normalises) the whole choice list for every value it checks: 250
+    countries on each ``?country=``. The set lives on the choice list, which the copies of a
+    field that each request's form makes share (see ShallowCopiedFields).
+    """
+
+    def valid_value(self, value):
+        choices = self._choices
+        values = getattr(choices, "valid_values", None)
+        if values is None:
+            values = choices.valid_values = frozenset(_choice_values(choices))
+        return str(value) in values
+
+
+def _choice_values(choices):
+    for key, label in choices:
+        if isinstance(label, list | tuple):  # a named group of choices
+            yield from (str(inner) for inner, _ in label)
+        else:
+            yield str(key)
+
+
+class ChoiceFilter(filters.ChoiceFilter):
+    field_class = ChoiceField
+
+
+class ChoiceInFilter(filters.BaseInFilter, ChoiceFilter):
     """A comma list of choices, each checked: ``?type__in=strike,combat``."""
 
 
@@ -168,10 +196,11 @@ class BaseFilterSet(filters.FilterSet):
             if lookup_type == "in":
                 return ChoiceInFilter, {"choices": field.choices}
             if lookup_type in {"lt", "lte", "gt", "gte"}:
-                return filters.ChoiceFilter, {"choices": field.choices}
+                return ChoiceFilter, {"choices": field.choices}
         filter_class, params = super().filter_for_lookup(field, lookup_type)
-        if filter_class is filters.BooleanFilter:
-            filter_class = BooleanFilter
+        filter_class = {filters.BooleanFilter: BooleanFilter, filters.ChoiceFilter: ChoiceFilter}.get(
+            filter_class, filter_class
+        )
         return filter_class, params
 
     @classmethod
@@ -224,7 +253,7 @@ def cited(subject_field, **conditions):
 class SourceFilterSet(BaseFilterSet):
     search_fields = ("name", "slug", "description")
 
-    min_reliability = filters.ChoiceFilter(
+    min_reliability = ChoiceFilter(
         field_name="reliability",
         lookup_expr="lte",
         choices=choices.Reliability.choices,
@@ -278,19 +307,19 @@ class CitedFilterSet(BaseFilterSet):
         method="filter_citations",
         help_text="Records citing this source (any role, or the role given by citation_role).",
     )
-    citation_role = filters.ChoiceFilter(
+    citation_role = ChoiceFilter(
         choices=choices.CitationRole.choices,
         method="filter_citations",
         help_text="Records with a citation in this role (by the source given, if any).",
     )
-    min_reliability = filters.ChoiceFilter(
+    min_reliability = ChoiceFilter(
         choices=choices.Reliability.choices,
         method="filter_min_reliability",
         label="Minimum source reliability",
         help_text="Records cited by at least one source this reliable or better: B gives sources rated A or B.",
     )
 
-    status = filters.ChoiceFilter(
+    status = ChoiceFilter(
         choices=choices.ClaimStatus.choices,
         field_name="claim_status",
         help_text="Claims in this status, derived from their citations and links (as of known_at, if given).",
