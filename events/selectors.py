@@ -185,7 +185,11 @@ def as_known_at(queryset, *, known_at: datetime.date):
     )
 
 
-def planner_estimate(queryset) -> int:
-    """PostgreSQL's estimate of how many rows ``queryset`` yields (EXPLAIN, nothing run)."""
-    plan = json.loads(queryset.explain(format="json"))
+def planner_estimate(connection, sql, params) -> int:
+    """PostgreSQL's estimate of how many rows the query ``sql`` yields (EXPLAIN, nothing run)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
     return int(plan[0]["Plan"]["Plan Rows"])

@@ -184,7 +184,7 @@ def _halves(queryset):
         if field.null:
             return None
         keys.append((field.attname, name.startswith("-")))
-    estimate = planner_estimate(queryset.order_by())
+    estimate = planner_estimate(connections[queryset.db], *queryset.order_by().query.sql_with_params())
     if estimate < PARALLEL_MIN_ROWS:
         return None
     middle = queryset.values_list(*(name for name, _ in keys))[estimate // 2 : estimate // 2 + 1]

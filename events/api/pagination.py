@@ -2,7 +2,8 @@ import base64
 import binascii
 
 from django.db import DatabaseError, connections
-from django.db.models import IntegerField, Subquery
+from django.db.models import IntegerField
+from django.db.models.expressions import RawSQL
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -14,15 +15,10 @@ from ..selectors import planner_estimate
 EXACT_COUNT_LIMIT = 1_000
 
 
-class BoundedCount(Subquery):
-    """How many rows ``queryset`` has, counting no further than ``limit``: a scalar subquery
-    without outer references, which the database evaluates once per query."""
-
-    template = "(SELECT count(*) FROM (%(subquery)s) AS bounded)"
-    output_field = IntegerField()
-
-    def __init__(self, queryset, limit):
-        super().__init__(queryset.order_by().values("pk")[:limit])
+def bounded_count(sql, params, limit):
+    """An expression counting the rows of the query ``sql``, no further than ``limit``: a
+    scalar subquery without outer references, which the database evaluates once per query."""
+    return RawSQL(f"SELECT count(*) FROM ({sql} LIMIT {int(limit)}) AS bounded", params, output_field=IntegerField())
 
 
 class LimitOffsetPagination(pagination.LimitOffsetPagination):
@@ -48,6 +44,7 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
     """
 
     default_limit = 50
+    _counted_sql = None
     max_limit = 1000
     cursor_query_param = "cursor"
 
@@ -66,6 +63,7 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
     def _paginate(self, queryset, request, ids):
         self.count_exact = True
         self.request = request
+        self._counted_sql = None  # (sql, params) of the list, when the page's query counted it
         if self.cursor_query_param in request.query_params:
             return self._paginate_by_cursor(queryset, request)
         self.cursor_mode = False
@@ -74,7 +72,8 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         window = slice(self.offset, self.offset + self.limit + 1)
         bounded = None
         if ids and queryset.query.where:
-            counted = queryset.annotate(_bounded_count=BoundedCount(queryset, EXACT_COUNT_LIMIT + 1))
+            self._counted_sql = queryset.order_by().values("pk").query.sql_with_params()
+            counted = queryset.annotate(_bounded_count=bounded_count(*self._counted_sql, EXACT_COUNT_LIMIT + 1))
             page = list(counted.values_list("pk", "_bounded_count")[window])
             rows = [pk for pk, _ in page]
             bounded = page[0][1] if page else None
@@ -118,7 +117,8 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         self.count_exact = False
         if connection.vendor != "postgresql":
             return bounded  # SQLite has no estimate for filters: a lower bound
-        return max(planner_estimate(queryset), bounded)
+        sql, params = self._counted_sql or queryset.query.sql_with_params()
+        return max(planner_estimate(connection, sql, params), bounded)
 
     @staticmethod
     def _table_estimate(connection, model):
