@@ -124,6 +124,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "options", os.environ.get("DATABASE_SESSION_OPTIONS", "-c jit=off -c max_parallel_workers_per_gather=0")
     )
+    # psycopg prepares a statement once a connection has run it this many times, so PostgreSQL
+    # plans it once. Django binds its own queries client-side, which are never prepared; the
+    # records query of lists and details (events/api/pgjson.py) binds server-side and is. "off"
+    # behind a pooler in transaction mode that cannot keep prepared statements.
+    _prepare_threshold = os.environ.get("DATABASE_PREPARE_THRESHOLD", "2")
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "prepare_threshold", None if _prepare_threshold.lower() in {"", "off", "none"} else int(_prepare_threshold)
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -16,6 +16,7 @@ format) is read by rows.py instead; tests compare the two paths for every resour
 import uuid
 from functools import cache
 
+import psycopg
 from django.contrib.postgres.aggregates.mixins import OrderableAggMixin
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
@@ -165,7 +166,13 @@ class Statement:
             raise ImproperlyConfigured(f"Cannot tell the ids' place in the records query of {reader.plan.model}.")
 
     def execute(self, connection, ids):
-        with connection.cursor() as cursor:
+        # A cursor binding its parameter server-side, which psycopg can prepare (the
+        # prepare_threshold option): PostgreSQL then plans the statement once per connection.
+        connection.ensure_connection()
+        with connection.wrap_database_errors:
+            raw = psycopg.Cursor(connection.connection)
+        cursor = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+        with cursor:
             cursor.execute(self.sql, [ids])
             return dict(cursor.fetchall())
 
