@@ -1,5 +1,6 @@
-from functools import cached_property
+from functools import cached_property, lru_cache
 
+from django.urls import get_script_prefix, get_urlconf
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import build_basic_type
 from drf_spectacular.types import OpenApiTypes
@@ -62,9 +63,16 @@ class RecordURLField(serializers.HyperlinkedIdentityField):
     @classmethod
     def template(cls, view_name, request, format=None):
         """The address of any record of ``view_name`` as (before, after) its id."""
-        url = reverse(view_name, kwargs={"pk": cls.PLACEHOLDER}, request=request, format=format)
-        before, after = url.split(f"/{cls.PLACEHOLDER}/", 1)
-        return before, after
+        before, after = _path_template(view_name, format, get_script_prefix(), get_urlconf())
+        return (before if request is None else request.build_absolute_uri(before)), after
+
+
+@lru_cache(maxsize=256)
+def _path_template(view_name, format, script_prefix, urlconf):
+    # Reversing walks the URL resolver; the path depends only on these arguments.
+    path = reverse(view_name, kwargs={"pk": RecordURLField.PLACEHOLDER}, format=format, urlconf=urlconf)
+    before, after = path.split(f"/{RecordURLField.PLACEHOLDER}/", 1)
+    return before, after
 
 
 class NestedRelatedFieldExtension(OpenApiSerializerFieldExtension):
