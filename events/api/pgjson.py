@@ -72,7 +72,13 @@ def _value(field, lookup, converter):
     return F(lookup)
 
 
-def _object(plan, urls, child_querysets, prefix=""):
+def _url(lookup, template):
+    before, after = template
+    return Concat(Value(before + "/"), Cast(lookup, TextField()), Value("/" + after), output_field=TextField())
+
+
+def _object(plan, urls, child_querysets):
+    """``json_build_object`` of ``plan``'s fields, in order; inline lists from ``child_querysets``."""
     pairs = []
     for name, kind, argument, field in plan.steps:
         if kind == "value":
@@ -80,23 +86,11 @@ def _object(plan, urls, child_querysets, prefix=""):
         elif kind == "convert":
             pairs.append((name, _value(field, plan.columns[argument[0]], argument[1])))
         elif kind == "url":
-            before, after = urls[argument[1]]
-            pairs.append(
-                (
-                    name,
-                    Concat(
-                        Value(before + "/"),
-                        Cast(plan.columns[argument[0]], TextField()),
-                        Value("/" + after),
-                        output_field=TextField(),
-                    ),
-                )
-            )
+            pairs.append((name, _url(plan.columns[argument[0]], urls[argument[1]])))
         elif kind == "nested":
-            key, offset, nested = argument
-            nested_object = _object(nested, urls, child_querysets)
+            key, _, nested = argument
             absent = When(**{f"{plan.columns[key]}__isnull": True}, then=None)
-            pairs.append((name, Case(absent, default=nested_object, output_field=TextField())))
+            pairs.append((name, Case(absent, default=_object(nested, urls, {}), output_field=TextField())))
         else:
             pairs.append((name, _children(plan, name, urls, child_querysets)))
     return JSONBuildObject(pairs)
