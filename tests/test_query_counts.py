@@ -160,3 +160,19 @@ def test_small_lists_count_exactly(api):
     assert (page["count"], page["count_exact"]) == (3, True)
     page = api.get("/api/sources/?cursor=").json()
     assert (page["count"], page["count_exact"]) == (None, False)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_the_records_query_is_prepared_and_still_logged_with_its_sql(api):
+    """After a couple of pages, PostgreSQL keeps the records query planned; debug logs still show it."""
+    make_rows("/api/events/", 3)
+    for _ in range(3):
+        api.get("/api/events/?limit=2")
+    with CaptureQueriesContext(connection) as captured:
+        page = api.get("/api/events/?limit=2").json()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%json_build_object%"])
+        assert cursor.fetchone()[0] == 1
+    records = [query["sql"] for query in captured if "json_build_object" in (query["sql"] or "")]
+    assert len(records) == 1
+    assert all(str(row["id"]) in records[0] for row in page["results"])

@@ -13,6 +13,7 @@ their queryset's order. A plan with a field it cannot render (a decimal, a date 
 format) is read by rows.py instead; tests compare the two paths for every resource.
 """
 
+import time
 import uuid
 from functools import cache
 
@@ -165,10 +166,15 @@ class Statement:
         connection.ensure_connection()
         with connection.wrap_database_errors:
             raw = psycopg.Cursor(connection.connection)
-        cursor = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
-        with cursor:
+        started = time.monotonic()
+        with connection.make_cursor(raw) as cursor:
             cursor.execute(self.sql, [ids])
-            return dict(cursor.fetchall())
+            rows = cursor.fetchall()
+        if connection.queries_logged:
+            # Django's debug cursor cannot tell a prepared statement's text; log it as run.
+            sql = connection.ops.compose_sql(self.sql, [ids])
+            connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+        return dict(rows)
 
 
 # (shape, plan, URL templates, database) -> Statement. Shapes are few (a view's queryset);
