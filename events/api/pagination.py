@@ -44,9 +44,9 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
     """
 
     default_limit = 50
-    _counted_sql = None
     max_limit = 1000
     cursor_query_param = "cursor"
+    _counted_sql = None  # (sql, params) of the list, when the page's query counted it
 
     def paginate_queryset(self, queryset, request, view=None):
         return self._paginate(queryset, request, ids=False)
@@ -63,7 +63,7 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
     def _paginate(self, queryset, request, ids):
         self.count_exact = True
         self.request = request
-        self._counted_sql = None  # (sql, params) of the list, when the page's query counted it
+        self._counted_sql = None
         if self.cursor_query_param in request.query_params:
             return self._paginate_by_cursor(queryset, request)
         self.cursor_mode = False
