@@ -93,7 +93,7 @@ def test_known_at_rows_equal_the_serializer(api, records, endpoint, model, seria
 @pytest.mark.parametrize(
     "url",
     [*[f"{endpoint}?limit=1000" for endpoint in LISTS], "/api/events/?known_at=2025-01-20&ordering=title",
-     "/api/casualty-reports/?known_at=2025-01-20&limit=3"],
+     "/api/casualty-reports/?known_at=2025-01-20&limit=3", "/api/events/?format=json&country=UA"],
 )  # fmt: skip
 def test_json_written_by_postgresql_equals_the_python_path(api, records, monkeypatch, url):
     """On PostgreSQL a page's records come as JSON text from the database; they say exactly
@@ -101,7 +101,9 @@ def test_json_written_by_postgresql_equals_the_python_path(api, records, monkeyp
     Event.objects.filter(pk=Event.objects.first().pk).update(
         latitude=48.0, longitude=-37.25, created_at=timezone.make_aware(datetime.datetime(2025, 1, 2, 3, 4, 5))
     )
-    Event.objects.filter(pk=Event.objects.last().pk).update(description='Two lines,\nand a "quote" \\ \t', title="")
+    Event.objects.filter(pk=Event.objects.last().pk).update(
+        description='Two lines,\nand a "quote" \\ \t \x01 </script> Курськ 🛰', title="", country="UA"
+    )
 
     def page_and_details():
         page = api.get(url).json()
