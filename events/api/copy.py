@@ -27,6 +27,7 @@ from rest_framework import serializers
 
 from ..selectors import planner_estimate
 from .fields import NestedRelatedField, RecordURLField
+from .rows import child_queryset
 
 
 class Text(Func):
@@ -57,6 +58,27 @@ class Unsupported(Exception):
     pass
 
 
+def record_url(lookup, template):
+    """The record's address from its id column and the (before, after) template of its view."""
+    before, after = template
+    return Concat(Value(before + "/"), Cast(lookup, TextField()), Value("/" + after), output_field=TextField())
+
+
+def per_parent(queryset, parent, aggregate):
+    """A subquery of ``aggregate`` over the rows of ``queryset`` whose ``parent`` is the outer
+    row, in the inline list's order (its queryset's, else its model's, else by id)."""
+    query = queryset.query
+    order_by = query.order_by or (queryset.model._meta.ordering if query.default_ordering else ()) or ["pk"]
+    items = (
+        queryset.filter(**{parent: OuterRef("pk")})
+        .order_by()
+        .values(parent)
+        .annotate(_items=aggregate(order_by))
+        .values("_items")
+    )
+    return Subquery(items, output_field=TextField())
+
+
 def _text(lookup):
     # Python's csv writes "" and None alike as an empty field; COPY quotes "" but not NULL.
     return NullIf(F(lookup), Value(""), output_field=TextField())
@@ -67,10 +89,7 @@ def _column(serializer, name, field, urls, child_querysets):
     annotated = getattr(serializer, "annotated_fields", {})
     if isinstance(field, RecordURLField):
         before, after = urls[field.view_name]
-        url = Concat(
-            Value(before + "/"), Cast("pk", TextField()), Value("/" + after.split("?", 1)[0]), output_field=TextField()
-        )
-        return [url]
+        return [record_url("pk", (before, after.split("?", 1)[0]))]
     if isinstance(field, NestedRelatedField):
         nested = field.nested_serializer().fields
         label = "name" if "name" in nested else "title"
@@ -103,18 +122,9 @@ def _children(model, field, child_querysets):
     nested = next((name for name in ("source", "unit") if name in child_fields), None)
     if nested is None or "role" not in child_fields:
         raise Unsupported(field.source)
-    queryset = child_querysets.get(field.source)
-    if queryset is None:
-        queryset = relation.related_model._default_manager.all()
+    queryset = child_queryset(child_querysets, field.source, relation.related_model)
     text = Concat(F(f"{nested}__name"), Value(" ("), F("role"), Value(")"), output_field=TextField())
-    items = (
-        queryset.filter(**{parent: OuterRef("pk")})
-        .order_by()
-        .values(parent)
-        .annotate(text=StringAgg(text, delimiter="; ", order_by=queryset.query.order_by or ["pk"]))
-        .values("text")
-    )
-    return Subquery(items, output_field=TextField())
+    return per_parent(queryset, parent, lambda order_by: StringAgg(text, delimiter="; ", order_by=order_by))
 
 
 def copy_csv(queryset, serializer, urls, child_querysets):

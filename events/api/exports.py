@@ -167,9 +167,6 @@ class ExportMixin:
             response["Link"] = ", ".join(links)
         return response
 
-    def _representations(self, queryset):
-        return self.row_reader().stream(queryset, chunk_size=CHUNK_SIZE)
-
     def _stream_csv(self, queryset, columns):
         writer = csv.writer(EchoBuffer(), lineterminator=LINE_END)
         yield writer.writerow(columns.header)
@@ -184,7 +181,7 @@ class ExportMixin:
     def _stream_geojson(self, queryset, columns):
         yield '{"type": "FeatureCollection", "features": ['
         separator = ""
-        for data in self._representations(queryset):
+        for data in self.row_reader().stream(queryset, chunk_size=CHUNK_SIZE):
             yield separator + json.dumps(feature(data, columns), ensure_ascii=False)
             separator = ","
         yield "]}"

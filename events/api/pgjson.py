@@ -21,8 +21,8 @@ import psycopg
 from django.contrib.postgres.aggregates.mixins import OrderableAggMixin
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
-from django.db.models import Aggregate, BooleanField, Case, F, Func, OuterRef, Subquery, TextField, Value, When
-from django.db.models.functions import Cast, Coalesce, Concat
+from django.db.models import Aggregate, BooleanField, Case, F, Func, TextField, Value, When
+from django.db.models.functions import Cast, Coalesce
 from rest_framework import serializers
 
 from . import copy, rows
@@ -73,11 +73,6 @@ def _value(field, lookup, converter):
     return F(lookup)
 
 
-def _url(lookup, template):
-    before, after = template
-    return Concat(Value(before + "/"), Cast(lookup, TextField()), Value("/" + after), output_field=TextField())
-
-
 def _object(plan, urls, child_querysets):
     """``json_build_object`` of ``plan``'s fields, in order; inline lists from ``child_querysets``."""
     pairs = []
@@ -87,7 +82,7 @@ def _object(plan, urls, child_querysets):
         elif kind == "convert":
             pairs.append((name, _value(field, plan.columns[argument[0]], argument[1])))
         elif kind == "url":
-            pairs.append((name, _url(plan.columns[argument[0]], urls[argument[1]])))
+            pairs.append((name, copy.record_url(plan.columns[argument[0]], urls[argument[1]])))
         elif kind == "nested":
             key, _, nested = argument
             absent = When(**{f"{plan.columns[key]}__isnull": True}, then=None)
@@ -99,19 +94,10 @@ def _object(plan, urls, child_querysets):
 
 def _children(plan, name, urls, child_querysets):
     child = dict(plan.children)[name]
-    queryset = child_querysets.get(child.related_name)
-    if queryset is None:
-        queryset = child.plan.model._default_manager.all()
-    query = queryset.query
-    order_by = query.order_by or (child.plan.model._meta.ordering if query.default_ordering else ()) or ["pk"]
-    items = (
-        queryset.filter(**{child.parent_column: OuterRef("pk")})
-        .order_by()
-        .values(child.parent_column)
-        .annotate(items=JSONAgg(_object(child.plan, urls, {}), order_by=order_by))
-        .values("items")
-    )
-    return Coalesce(Subquery(items, output_field=TextField()), EMPTY_LIST)
+    queryset = rows.child_queryset(child_querysets, child.related_name, child.plan.model)
+    item = _object(child.plan, urls, {})
+    items = copy.per_parent(queryset, child.parent_column, lambda order_by: JSONAgg(item, order_by=order_by))
+    return Coalesce(items, EMPTY_LIST)
 
 
 @cache

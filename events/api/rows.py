@@ -161,6 +161,13 @@ def child_querysets(queryset):
     }
 
 
+def child_queryset(child_querysets, related_name, model):
+    """The queryset an inline list is read from: the one prefetched (e.g. as of known_at), or
+    every row of ``model``."""
+    queryset = child_querysets.get(related_name)
+    return model._default_manager.all() if queryset is None else queryset
+
+
 @cache
 def plan_for(serializer_class):
     serializer = serializer_class()
@@ -204,9 +211,7 @@ class RowReader:
         prefetches = child_querysets(queryset)
         fetched = {}
         for name, child in self.plan.children:
-            related = prefetches.get(child.related_name)
-            if related is None:
-                related = child.plan.model._default_manager.all()
+            related = child_queryset(prefetches, child.related_name, child.plan.model)
             fetched[name] = child.fetch(related, ids, self.urls)
         return fetched
 
