@@ -1,4 +1,4 @@
-# `make run` sets everything up and serves the API with the seed data on SQLite.
+# `make run` sets everything up (loading the seed data into an empty database) and serves the API on SQLite.
 # `make test` runs the whole test suite (set DATABASE_URL to run it on PostgreSQL).
 
 PYTHON ?= python3
@@ -25,7 +25,7 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 
 run: install
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py loaddata seed
+	$(BIN)/python manage.py load_seed
 	$(BIN)/python manage.py create_local_admin
 	@echo "Serving on http://127.0.0.1:$(PORT)/api/ (docs: /api/docs/, admin: /admin/)"
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)

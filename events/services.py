@@ -2,7 +2,11 @@
 
 import datetime
 
+from django.apps import apps
+from django.core.management import call_command
 from django.db import transaction
+from simple_history.exceptions import NotHistoricalModelError
+from simple_history.utils import get_history_manager_for_model
 
 from .history import PARTS
 from .models import CasualtyReport, CasualtyReportLink, Event, EventLink
@@ -65,3 +69,44 @@ def _restore_version(version, user):
     instance.save(force_insert=True)
     # auto_now_add stamped the insert with today; the record was created when it was.
     type(instance).objects.filter(pk=instance.pk).update(created_at=version.created_at)
+
+
+SEED_CHANGE_REASON = "Loaded from the seed data"
+
+
+def historied_models() -> list:
+    """The app's models whose changes are recorded, in the app's order (parents before parts)."""
+    found = []
+    for model in apps.get_app_config("events").get_models():
+        try:
+            get_history_manager_for_model(model)
+        except NotHistoricalModelError:  # the historical models themselves
+            continue
+        found.append(model)
+    return found
+
+
+@transaction.atomic
+def load_seed(*, fixture: str = "seed") -> int | None:
+    """Load ``fixture`` into an empty database, each record with its "created" history entry.
+
+    Does nothing and returns None when the database holds, or has held, any record of the
+    app: a curator's edits are never overwritten, and the ids of deleted records (which stay
+    in history and can be restored) are never reused. Otherwise returns the number of
+    records loaded.
+
+    ``loaddata`` saves raw, which django-simple-history does not record; each record's entry
+    is added with ``bulk_history_create``, dated when the fixture says the record was created.
+    """
+    models = historied_models()
+    if any(model._default_manager.exists() or get_history_manager_for_model(model).exists() for model in models):
+        return None
+    call_command("loaddata", fixture, verbosity=0)
+    loaded = 0
+    for model in models:
+        instances = list(model._default_manager.order_by("pk"))
+        for instance in instances:
+            instance._history_date = instance.created_at
+        get_history_manager_for_model(model).bulk_history_create(instances, default_change_reason=SEED_CHANGE_REASON)
+        loaded += len(instances)
+    return loaded

@@ -1,14 +1,24 @@
 """The shipped seed fixture: every claim of the Kursk article, queried the way a user would, through the API."""
 
+import io
+import json
+import shlex
+from collections import Counter
 from http import HTTPStatus
 from pathlib import Path
 
 import pytest
 from django.apps import apps
 from django.core.management import call_command
+from django.utils import timezone
+
+from events.services import historied_models
+
+from .factories import make_source
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SEED_FIXTURE = REPO_ROOT / "fixtures" / "seed.json"
+MAKEFILE = REPO_ROOT / "Makefile"
 ARTICLE = Path(__file__).resolve().parents[2] / "shared" / "seed" / "kursk-north-korean-troops-2025.txt"
 
 # Kursk Oblast lies within about 34.0–38.6 E, 50.8–52.5 N.
@@ -304,3 +314,85 @@ def test_every_fixture_object_passes_full_clean(seed):
             instance.full_clean()
             checked += 1
     assert checked > 0
+
+
+# Starting the service.
+
+
+def setup_commands():
+    """The manage.py commands of `make run`'s recipe, but the server, as call_command arguments."""
+    recipe = MAKEFILE.read_text().split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    commands = [shlex.split(line.split("manage.py", 1)[1]) for line in recipe.splitlines() if "manage.py" in line]
+    assert commands[-1][0] == "runserver"
+    return commands[:-1]
+
+
+def start_the_service():
+    """What `make run` does before it serves."""
+    output = io.StringIO()
+    for command, *arguments in setup_commands():
+        call_command(command, *arguments, stdout=output, stderr=io.StringIO())
+    return output.getvalue()
+
+
+def record_counts():
+    return {model._meta.label: model.objects.count() for model in historied_models()}
+
+
+def history_counts():
+    return {model._meta.label: model.history.count() for model in historied_models()}
+
+
+def test_the_first_start_loads_the_seed_with_a_created_entry_for_every_record(db, api):
+    output = start_the_service()
+
+    fixture = Counter(item["model"] for item in json.loads(SEED_FIXTURE.read_text()))
+    assert {label.lower(): count for label, count in record_counts().items() if count} == fixture
+    for model in historied_models():
+        created = model.history.filter(history_type="+")
+        assert sorted(created.values_list("id", flat=True)) == sorted(model.objects.values_list("pk", flat=True))
+        assert model.history.count() == created.count()
+    entries = get(api, "/api/casualty-reports/1/history/")
+    assert {(entry["record"], entry["action"]) for entry in entries} == {
+        ("casualtyreport", "created"),
+        ("citation", "created"),
+    }
+    report = next(entry for entry in entries if entry["record"] == "casualtyreport")
+    assert {"field": "best", "old": None, "new": 4000} in report["changes"]
+    assert report["date"] == "2025-02-03T00:00:00Z", "dated when the fixture says the record was created"
+    assert "Loaded the seed data" in output
+
+
+def test_a_second_start_keeps_a_curators_edit_its_history_and_its_sync(db, api, curator_api):
+    start_the_service()
+    url = "/api/casualty-reports/1/"
+    edited_after = timezone.now()
+    response = curator_api.patch(url, {"credibility": 2, "description": "Revised by a curator."}, format="json")
+    assert response.status_code == HTTPStatus.OK, response.content
+    counts, histories = record_counts(), history_counts()
+
+    output = start_the_service()
+
+    report = get(api, url)
+    assert (report["credibility"], report["description"]) == (2, "Revised by a curator.")
+    entries = get(api, f"{url}history/")
+    assert [entry["action"] for entry in entries].count("changed") == 1
+    latest = entries[0]
+    assert (latest["action"], latest["user"]) == ("changed", "curator")
+    assert {"field": "credibility", "old": 3, "new": 2} in latest["changes"]
+    assert [row["id"] for row in results(api, "/api/casualty-reports/", modified_since=edited_after.isoformat())] == [1]
+    assert results(api, "/api/events/", modified_since=edited_after.isoformat()) == []
+    assert (record_counts(), history_counts()) == (counts, histories)
+    assert "the seed data is not loaded" in output
+
+
+@pytest.mark.parametrize("deleted", [False, True], ids=["a record exists", "a record was deleted"])
+def test_the_seed_is_not_loaded_where_a_record_exists_or_existed(db, deleted):
+    source = make_source(name="Entered by hand")
+    if deleted:
+        source.delete()  # a deleted record stays in history and can be restored under its id
+
+    output = start_the_service()
+
+    assert sum(record_counts().values()) == (0 if deleted else 1)
+    assert "not loaded" in output
