@@ -17,6 +17,8 @@ from events.importers import base
 from events.importers.acled import AcledImporter
 from events.models import CasualtyReport, Citation, Event, EventUnit, Source
 
+from .factories import make_event, make_report, make_unit
+
 DATA = Path(__file__).resolve().parent / "data"
 UCDP_SAMPLE = DATA / "ucdp_ged_v23_1_sample200.csv"
 SHARED_UCDP_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "ucdp_ged_v23_1_sample200.csv"
@@ -438,9 +440,7 @@ def test_claims_csv_export_then_import_reproduces_reports_events_and_citations(t
 
     report_count, event_only = CasualtyReport.objects.count(), Event.objects.filter(casualty_reports=None).count()
     assert f"Wrote {report_count + event_only:,} rows" in out
-    with override_settings(SIMPLE_HISTORY_ENABLED=False):  # a quick wipe: no history row per deleted record
-        for model in (Citation, CasualtyReport, EventUnit, Event, Source):
-            model.objects.all().delete()
+    wipe_claims()
 
     out, err = run("import_csv", exported)
 
@@ -451,6 +451,135 @@ def test_claims_csv_export_then_import_reproduces_reports_events_and_citations(t
     again = tmp_path / "again.csv"
     run("export_csv", again)
     assert len(again.read_text().splitlines()) == len(exported.read_text().splitlines())
+
+
+def wipe_claims():
+    """Delete every event, report, citation and source (units stay: the claims format names them)."""
+    with override_settings(SIMPLE_HISTORY_ENABLED=False):  # a quick wipe: no history row per deleted record
+        for model in (Citation, CasualtyReport, EventUnit, Event, Source):
+            model.objects.all().delete()
+
+
+def claims_with_local_and_external_ids():
+    """The seed's records (entered here, no external id), UCDP's, and hand-entered reports: one of
+    a UCDP event, one of a unit whose name another unit of its country shares."""
+    call_command("load_seed", verbosity=0)
+    run("import_ucdp", UCDP_SAMPLE)
+    event = Event.objects.exclude(external_id="").first()
+    make_report(event=event, best=12, citations=[(Source.objects.get(slug="nis"), "disputed_by")])
+    make_unit(name="Unnamed brigade", country="KP")
+    make_report(unit=make_unit(name="Unnamed brigade", country="KP"), best=30)
+
+
+def updated_stamps():
+    return {
+        model.__name__: dict(model.objects.values_list("pk", "updated_at"))
+        for model in (Event, CasualtyReport, Citation, Source)
+    }
+
+
+def test_claims_csv_export_then_import_into_the_same_database_changes_nothing(tmp_path):
+    claims_with_local_and_external_ids()
+    exported = tmp_path / "claims.csv"
+    out, _ = run("export_csv", exported)
+    rows = CasualtyReport.objects.count() + Event.objects.filter(casualty_reports=None).count()
+    counts, history, stamps, before = database_counts(), history_counts(), updated_stamps(), claims_snapshot()
+
+    out, err = run("import_csv", exported)
+
+    assert f"0 created, 0 updated, {rows} unchanged, 0 rejected" in out, err
+    assert "0 new sources" in out
+    assert database_counts() == counts
+    assert history_counts() == history
+    assert updated_stamps() == stamps
+    assert claims_snapshot() == before
+    again = tmp_path / "again.csv"
+    run("export_csv", again)
+    assert again.read_bytes() == exported.read_bytes()
+
+
+def test_a_record_entered_here_is_updated_from_its_row(tmp_path):
+    """``local:casualty-report:<id>`` names the report with that id: a changed row updates it."""
+    claims_with_local_and_external_ids()
+    report = CasualtyReport.objects.filter(external_id="", best=4000).get()
+    exported = tmp_path / "claims.csv"
+    run("export_csv", exported)
+    header, records = read_csv(exported)
+    rows = [row for _, row in records]
+    edited = next(row for row in rows if row["report_id"] == f"local:casualty-report:{report.pk}")
+    edited["best"], edited["credibility"] = "4500", "2"
+    write_csv(exported, header, rows)
+    counts, history = database_counts(), history_counts()
+
+    out, err = run("import_csv", exported)
+
+    assert f"0 created, 1 updated, {len(rows) - 1} unchanged, 0 rejected" in out, err
+    assert database_counts() == counts
+    report.refresh_from_db()
+    assert (report.best, report.credibility, report.external_id) == (4500, 2, "")
+    latest = report.history.latest()
+    assert (latest.history_type, latest.prev_record.best) == ("~", 4000)
+    assert history_counts() == {**history, "CasualtyReport": history["CasualtyReport"] + 1}
+
+
+def sorted_row(record):
+    return sorted(record[1].items())
+
+
+def test_claims_csv_export_then_import_into_an_empty_database_reproduces_the_records_and_their_ids(tmp_path):
+    claims_with_local_and_external_ids()
+    local_ids = {
+        model.__name__: set(model.objects.filter(external_id="").values_list("pk", flat=True))
+        for model in (Event, CasualtyReport)
+    }
+    exported = tmp_path / "claims.csv"
+    run("export_csv", exported)
+    rows = CasualtyReport.objects.count() + Event.objects.filter(casualty_reports=None).count()
+    counts, before = database_counts(), claims_snapshot()
+    wipe_claims()
+
+    out, err = run("import_csv", exported)
+
+    assert f"{rows} created, 0 updated, 0 unchanged, 0 rejected" in out, err
+    assert database_counts() == counts
+    assert claims_snapshot() == before
+    for model in (Event, CasualtyReport):
+        assert set(model.objects.filter(external_id="").values_list("pk", flat=True)) == local_ids[model.__name__]
+    again = tmp_path / "again.csv"
+    run("export_csv", again)
+    # The same rows; a report entered here may now sort before imported ones of its event, which took new ids.
+    assert sorted(map(sorted_row, read_csv(again)[1])) == sorted(map(sorted_row, read_csv(exported)[1]))
+    assert make_event().pk > max(local_ids["Event"]), "records created later take new ids"
+
+
+def test_local_ids_of_another_database(tmp_path):
+    """A local key keeps its id where the id is free (new records take ids after it); where an
+    imported record has the id, a new record is created and keeps the key as its external id."""
+    run("import_ucdp", UCDP_SAMPLE)
+    free = Event.objects.order_by("pk").last().pk + 1
+    taken = Event.objects.exclude(external_id="").first()
+    header = read_csv_header_of_export(tmp_path)
+    event = {"event_type": "combat", "event_start_date": "2025-01-11", "event_country": "RU"}
+    rows = [
+        {"event_id": f"local:event:{free}", "event_title": "Entered elsewhere", **event},
+        {"event_id": "desk:kursk", "event_title": "Collected by hand", **event},
+        {"event_id": f"local:event:{taken.pk}", "event_title": "Entered elsewhere too", **event},
+    ]
+    path = tmp_path / "elsewhere.csv"
+    write_csv(path, header, rows)
+
+    out, err = run("import_csv", path)
+
+    assert "3 created, 0 updated, 0 unchanged, 0 rejected" in out, err
+    assert Event.objects.get(pk=free).external_id == ""
+    assert Event.objects.get(external_id="desk:kursk").pk > free
+    moved = Event.objects.get(external_id=f"local:event:{taken.pk}")
+    assert moved.title == "Entered elsewhere too"
+    taken.refresh_from_db()
+    assert taken.title != "Entered elsewhere too", "the imported record with that id is left alone"
+    assert make_event().pk > moved.pk
+    out, _ = run("import_csv", path)
+    assert "0 created, 0 updated, 3 unchanged" in out
 
 
 def test_claims_csv_rows_written_by_hand(tmp_path):

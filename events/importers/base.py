@@ -14,7 +14,9 @@ and sources the row stands for. Everything else is done here, the same way for e
 - Rows are written in batches (1,000 by default), each in one transaction: an interrupted
   import leaves no event without its reports and citations. Records are matched by
   ``external_id``, so running the same file again finishes an interrupted import, updates
-  what changed and leaves the rest alone.
+  what changed and leaves the rest alone. A record entered here has no external id; a file
+  names it ``local:event:<id>`` or ``local:casualty-report:<id>`` (see :func:`record_key`),
+  and such a key matches the record with that id.
 - Each batch costs a handful of queries whatever its size: one to find the existing records,
   ``bulk_create`` / ``bulk_update`` through django-simple-history (so imported changes appear
   in each record's history). A record whose values did not change is not written at all: its
@@ -41,7 +43,7 @@ from pathlib import Path
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, models, transaction
+from django.db import DatabaseError, connections, models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from django_countries import countries
@@ -102,7 +104,7 @@ class CitationSpec:
 
 @dataclass
 class ReportSpec:
-    external_id: str
+    external_id: str  # the record's key in the file: its external id, or a local key (record_key)
     values: dict  # CasualtyReport fields by attname, without event_id when the row has an event
     citations: list[CitationSpec] = field(default_factory=list)
     columns: Mapping[str, str] = field(default_factory=dict)
@@ -111,7 +113,7 @@ class ReportSpec:
 
 @dataclass
 class EventSpec:
-    external_id: str
+    external_id: str  # as in ReportSpec
     values: dict  # Event fields by attname
     citations: list[CitationSpec] = field(default_factory=list)
     columns: Mapping[str, str] = field(default_factory=dict)
@@ -453,6 +455,41 @@ def source_errors(source: SourceSpec) -> tuple[tuple[str, str], ...]:
 
 # --- Writing a batch ----------------------------------------------------------------------
 
+# Records entered here (no external id) are named in files by their id: "local:event:12".
+LOCAL_KEY_PREFIXES = {Event: "local:event:", CasualtyReport: "local:casualty-report:"}
+LOCAL_ID = re.compile(r"[1-9][0-9]{0,17}")  # a positive id that fits a bigint
+
+
+def record_key(obj: Event | CasualtyReport) -> str:
+    """What a file calls the record: its external id, or ``local:<model>:<id>`` without one."""
+    return obj.external_id or f"{LOCAL_KEY_PREFIXES[type(obj)]}{obj.pk}"
+
+
+def local_id(model: type[models.Model], key: str) -> int | None:
+    """The id a local key names (``local:event:12`` -> 12), or None for any other key."""
+    prefix = LOCAL_KEY_PREFIXES.get(model)
+    if prefix is None or not key.startswith(prefix) or not LOCAL_ID.fullmatch(key[len(prefix) :]):
+        return None
+    return int(key[len(prefix) :])
+
+
+def raise_id_sequence(model: type[models.Model], using: str) -> None:
+    """After rows were inserted with their own ids, move PostgreSQL's id sequence past them.
+
+    Only ever forward, so ids of deleted records (kept in history, restorable) are not reused.
+    SQLite's AUTOINCREMENT follows inserted ids by itself.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return
+    table, column = connection.ops.quote_name(model._meta.db_table), connection.ops.quote_name(model._meta.pk.column)
+    sequence = "pg_get_serial_sequence(%s, %s)"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT setval({sequence}, greatest((SELECT max({column}) FROM {table}), nextval({sequence})))",
+            [table, model._meta.pk.column] * 2,
+        )
+
 
 def stored_value(instance: models.Model, attname: str):
     # Read from __dict__: a country field's descriptor builds a Country object on every access.
@@ -511,8 +548,10 @@ class Writer:
 
             old_events = {key: spec for key, spec in event_specs.items() if ("event", key) not in created_keys}
             changed_keys = self._delete_stale_reports(old_events, events, report_values)
-            subjects = [("event", events[key], spec) for key, spec in event_specs.items() if spec.manage_citations]
-            subjects += [("report", reports[key], spec) for key, spec in report_specs.items() if spec.manage_citations]
+            subjects = [("event", key, events[key], spec) for key, spec in event_specs.items() if spec.manage_citations]
+            subjects += [
+                ("report", key, reports[key], spec) for key, spec in report_specs.items() if spec.manage_citations
+            ]
             changed_keys |= self._sync_citations(subjects, now=now, new=created_keys)
 
             # A record's representation shows its citations: when only they changed, its
@@ -531,35 +570,64 @@ class Writer:
             for record in records
         ]
 
-    def _upsert(self, model, values_by_id: dict[str, dict], *, now):
+    def _upsert(self, model, values_by_key: dict[str, dict], *, now):
         """Create the missing records and update the changed ones; unchanged ones are not written.
 
-        Returns the records by external id, and the external ids of those created and updated.
+        A record is found by its external id, or, for a local key (``local:event:12``) that is
+        no record's external id, as the record with that id if it has no external id. A
+        missing record named by a local key is created with that id, so a file exported from
+        one database reproduces its records in an empty one; when the id is taken by an
+        imported record, the new record gets another id and keeps the key as its external id.
+
+        Returns the records by key, and the keys of those created and updated.
         """
-        existing = {obj.external_id: obj for obj in fetch(model.objects.all(), "external_id", values_by_id)}
-        to_create, to_update, fields, objects = [], [], set(), {}
-        for external_id, values in values_by_id.items():
-            obj = existing.get(external_id)
+        existing = {obj.external_id: obj for obj in fetch(model.objects.all(), "external_id", values_by_key)}
+        local = {}  # id -> key, for the local keys not found as an external id
+        for key in values_by_key:
+            if key not in existing and (pk := local_id(model, key)) is not None:
+                local[pk] = key
+        taken = set()
+        for obj in fetch(model.objects.all(), "pk", local):
+            if obj.external_id:
+                taken.add(obj.pk)
+            else:
+                existing[local[obj.pk]] = obj
+        with_ids, to_create, to_update, fields, objects = [], [], [], set(), {}
+        created, updated = set(), set()
+        for key, values in values_by_key.items():
+            obj = existing.get(key)
             if obj is None:
-                obj = model(external_id=external_id, **values)
-                to_create.append(obj)
+                pk = local_id(model, key)
+                if pk is not None and pk not in taken:
+                    obj = model(pk=pk, external_id="", **values)
+                    with_ids.append(obj)
+                else:
+                    obj = model(external_id=key, **values)
+                    to_create.append(obj)
+                created.add(key)
             elif changed := changed_fields(obj, values):
                 for name in changed:
                     setattr(obj, name, values[name])
                 obj.updated_at = now  # bulk_update does not apply auto_now
                 fields.update(changed)
                 to_update.append(obj)
-            objects[external_id] = obj
+                updated.add(key)
+            objects[key] = obj
+        if with_ids:
+            # Before the others, which take ids from the sequence moved past these.
+            bulk_create_with_history(with_ids, model, default_change_reason=self.change_reason)
+            raise_id_sequence(model, using=model.objects.db)
         if to_create:
             bulk_create_with_history(to_create, model, default_change_reason=self.change_reason)
             if any(obj.pk is None for obj in to_create):  # a database that cannot return ids from bulk inserts
-                ids = dict(fetch(model.objects.values_list("external_id", "pk"), "external_id", values_by_id))
+                keys = [obj.external_id for obj in to_create]
+                ids = dict(fetch(model.objects.values_list("external_id", "pk"), "external_id", keys))
                 for obj in to_create:
                     obj.pk = ids[obj.external_id]
         if to_update:
             names = sorted({model._meta.get_field(name).name for name in fields} | {"updated_at"})
             bulk_update_with_history(to_update, model, names, default_change_reason=self.change_reason)
-        return objects, {obj.external_id for obj in to_create}, {obj.external_id for obj in to_update}
+        return objects, created, updated
 
     def _delete_stale_reports(self, event_specs, events, report_values) -> set:
         """Delete the reports a row owns but no longer gives (a per-party figure that became zero)."""
@@ -601,7 +669,7 @@ class Writer:
         """
         existing: dict[tuple, list[Citation]] = {}
         # Records created in this batch have no citations yet: only the others are looked up.
-        old = [(kind, obj) for kind, obj, spec in subjects if (kind, obj.external_id) not in new]
+        old = [(kind, obj) for kind, key, obj, spec in subjects if (kind, key) not in new]
         event_ids = [obj.pk for kind, obj in old if kind == "event"]
         report_ids = [obj.pk for kind, obj in old if kind == "report"]
         for citation in fetch(
@@ -616,7 +684,7 @@ class Writer:
             existing.setdefault(("report", citation.casualty_report_id), []).append(citation)
 
         to_create, to_update, to_delete, changed = [], [], [], set()
-        for kind, obj, spec in subjects:
+        for kind, key, obj, spec in subjects:
             wanted = [
                 {"source_id": self.source_ids[c.source.slug], "role": c.role, **CITATION_DEFAULTS, **c.values}
                 for c in spec.citations
@@ -625,7 +693,7 @@ class Writer:
             differences = [changed_fields(citation, values) for citation, values in zip(have, wanted, strict=False)]
             if len(have) == len(wanted) and not any(differences):
                 continue
-            changed.add((kind, obj.external_id))
+            changed.add((kind, key))
             for citation, values, names in zip(have, wanted, differences, strict=False):
                 if names:
                     for name in names:

@@ -8,9 +8,13 @@ spreadsheet. UTF-8, comma-separated, one header row; a field may hold newlines i
 Columns (blank means empty or not known):
 
 - ``report_id``: the report's external id, required on a row with report columns. Reports
-  entered by hand (no external id) are exported as ``local:casualty-report:<id>``; the import
-  stores the id it reads, so importing the file again updates instead of duplicating.
-- ``event_id``: the event's external id (``local:event:<id>`` likewise). Several rows may
+  entered by hand (no external id) are exported as ``local:casualty-report:<id>``, which the
+  import matches to the report with that id (if it has no external id either). So importing
+  a file into the database it came from updates what changed and writes nothing else, and
+  importing it into an empty database creates each such report with its id. Where the id is
+  taken by an imported report, a new report is created and keeps the key as its external id.
+  Any other value is an external id: matched to the report that has it, or stored with a new one.
+- ``event_id``: the event's external id, or ``local:event:<id>``, likewise. Several rows may
   repeat one event; their event columns must then agree. A row with an event and no report
   stands for the event alone (an export writes one for each event without reports).
 - The report: ``country``, ``category``, ``kind``, ``low``, ``best``, ``high``,
@@ -19,7 +23,9 @@ Columns (blank means empty or not known):
   ``estimate``, ``day``...), ISO alpha-2 countries, ``YYYY-MM-DD`` dates; credibility 1 to 6
   (blank: 6), date precision blank: ``day``.
 - ``unit``, ``unit_country``: the name (and country) of the unit whose losses these are; it
-  must exist, and the name (with the country) must pick exactly one unit.
+  must exist, and the name (with the country) must pick exactly one unit. ``unit_id``
+  (optional): the unit's id, which picks it among units of the same name; an id that is not
+  of a unit with that name (a file from another database) is ignored.
 - The event: ``event_title``, ``event_type``, ``event_start_date``, ``event_end_date``
   (blank: the start date), ``event_date_precision``, ``event_date_text``, ``event_expected``
   (true or false, blank: false), ``event_place_name``, ``event_admin1``, ``event_country``,
@@ -59,6 +65,7 @@ from .base import (
     RowRecord,
     SourceSpec,
     guess_source_kind,
+    record_key,
 )
 
 # (column, model field attname, how to read it)
@@ -77,7 +84,9 @@ REPORT_COLUMNS = [
     ("credibility", "credibility", "integer"),
     ("description", "description", "text"),
 ]
-UNIT_COLUMNS = ["unit", "unit_country"]
+UNIT_COLUMNS = ["unit", "unit_country", "unit_id"]
+# Files written before these columns existed (or by hand) may leave them out.
+OPTIONAL_COLUMNS = {"unit_id"}
 EVENT_COLUMNS = [
     ("event_title", "title", "text"),
     ("event_type", "type", "text"),
@@ -129,7 +138,7 @@ ALL_ROLES = frozenset(choices.CitationRole.values)
 
 class ClaimsCsvImporter(Importer):
     label = "claims CSV"
-    required_columns = tuple(HEADER)
+    required_columns = tuple(column for column in HEADER if column not in OPTIONAL_COLUMNS)
     event_id_column = "event_id"
     report_id_column = "report_id"
     event_citation_roles = report_citation_roles = ALL_ROLES
@@ -234,13 +243,18 @@ class ClaimsCsvImporter(Importer):
 
     def unit_id(self, row: RowReader) -> int | None:
         name, country = row.text("unit"), row.text("unit_country").upper()
+        given_id = row.integer("unit_id", minimum=1)
         if not name:
+            if given_id is not None:
+                row.reject("unit", "is required with unit_id: the unit's name, which the id must agree with.")
             return None
         if self.units is None:
             self.units = {}
             for pk, unit_name, unit_country in Unit.objects.values_list("pk", "name", "country"):
                 self.units.setdefault(unit_name.casefold(), []).append((pk, unit_country))
         matches = [pk for pk, unit_country in self.units.get(name.casefold(), []) if country in ("", unit_country)]
+        if given_id in matches:
+            return given_id
         if len(matches) == 1:
             return matches[0]
         where = f" in country {country}" if country else ""
@@ -286,7 +300,7 @@ def export_claims(*, file: TextIO) -> int:
     rows = 0
     for report, event in claims():
         writer.writerow(
-            [report_key(report) if report else "", event_key(event) if event else ""]
+            [record_key(report) if report else "", record_key(event) if event else ""]
             + report_cells(report)
             + event_cells(event)
             + citation_cells(report.citations.all() if report else [], report_groups)
@@ -337,7 +351,7 @@ def cell(value) -> str:
 def report_cells(report: CasualtyReport | None) -> list[str]:
     if report is None:
         return [""] * (len(REPORT_COLUMNS) + len(UNIT_COLUMNS))
-    unit = [report.unit.name, report.unit.country.code] if report.unit else ["", ""]
+    unit = [report.unit.name, report.unit.country.code, str(report.unit_id)] if report.unit else ["", "", ""]
     return [cell(getattr(report, attname)) for _, attname, _ in REPORT_COLUMNS] + unit
 
 
@@ -345,14 +359,6 @@ def event_cells(event: Event | None) -> list[str]:
     if event is None:
         return [""] * len(EVENT_COLUMNS)
     return [cell(getattr(event, attname)) for _, attname, _ in EVENT_COLUMNS]
-
-
-def report_key(report: CasualtyReport) -> str:
-    return report.external_id or f"local:casualty-report:{report.pk}"
-
-
-def event_key(event: Event) -> str:
-    return event.external_id or f"local:event:{event.pk}"
 
 
 def citation_cells(citations, groups: int) -> list[str]:
