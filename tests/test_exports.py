@@ -1,12 +1,18 @@
 """CSV and GeoJSON exports with the same filters as the JSON lists."""
 
 import csv
+import datetime
 import io
 import json
 from http import HTTPStatus
+from urllib.parse import unquote
 
+import pandas
 import pytest
 from django.http import StreamingHttpResponse
+from django.utils import timezone
+
+from events.models import CasualtyReport, CasualtyReportLink, Event, EventLink, Source, Unit
 
 from .factories import make_event, make_report, make_source, make_unit
 
@@ -38,8 +44,11 @@ def test_csv_export_of_a_filtered_list(api):
     row = rows[0]
     assert row["title"] == "Withdrawal"
     assert row["admin1"] == "Kursk Oblast"
-    assert row["units"] == "94th Brigade (participant)"
-    assert row["citations"] == "National Intelligence Service (confirmed_by)"
+    assert (row["units"], row["units_ids"]) == ("94th Brigade (participant)", str(unit.pk))
+    assert (row["citations"], row["citations_source_ids"]) == (
+        "National Intelligence Service (confirmed_by)",
+        str(source.pk),
+    )
     assert row["status"] == "confirmed"
     assert row["url"].endswith(f"/api/events/{kursk.pk}/")
 
@@ -159,3 +168,82 @@ def test_stix_export_of_claims_and_of_one_record(api):
     assert extension["best"] == 4000
     assert len(stix_objects(api.get(f"/api/casualty-reports/{report.pk}/?format=stix"), "note")) == 1
     assert api.get("/api/sources/?format=stix").status_code == HTTPStatus.BAD_REQUEST
+
+
+# Reading the CSV back in a data tool.
+
+LISTS = ["sources", "units", "events", "casualty-reports", "casualty-report-links", "event-links"]
+TIMESTAMP = "%Y-%m-%dT%H:%M:%S.%f%z"  # one format for every time of every export
+
+
+def read_export(api, path):
+    """The export as pandas reads it, every column as text (an id list like "7" is not a number)."""
+    return pandas.read_csv(io.StringIO(body(api.get(path))), dtype=str, keep_default_na=False)
+
+
+@pytest.mark.parametrize("endpoint", LISTS)
+def test_times_are_in_one_format_pandas_parses_to_the_microsecond(api, endpoint):
+    source, _ = make_source(), make_unit()
+    report, other = make_report(citations=[(source, "claimed_by")]), make_report()
+    event = make_event(citations=[(source, "claimed_by")])
+    EventLink.objects.create(from_claim=event, to_claim=make_event(), relation="confirms", source=source)
+    CasualtyReportLink.objects.create(from_claim=report, to_claim=other, relation="supersedes", source=source)
+    for model in (Source, Unit, Event, CasualtyReport, EventLink, CasualtyReportLink):
+        # A time on the second exactly, which the JSON writes without its microseconds.
+        model.objects.filter(pk=model.objects.order_by("pk").first().pk).update(
+            created_at=timezone.make_aware(datetime.datetime(2025, 1, 2, 3, 4, 5))
+        )
+    listed = api.get(f"/api/{endpoint}/?limit=1000").json()["results"]
+
+    frame = read_export(api, f"/api/{endpoint}/?format=csv")
+
+    for column in ("created_at", "updated_at"):
+        times = pandas.to_datetime(frame[column], format=TIMESTAMP)  # raises on a value in another form
+        assert isinstance(times.dtype, pandas.DatetimeTZDtype) and str(times.dt.tz) == "UTC"
+        assert list(times) == [pandas.Timestamp(row[column]) for row in listed]
+        assert set(frame[column].str.len()) == {len("2025-01-02T03:04:05.000000Z")}
+    assert "2025-01-02T03:04:05.000000Z" in set(frame["created_at"])
+
+
+def split(column):
+    return column.str.split("; ").map(lambda items: [] if items == [""] else items)
+
+
+def test_inline_lists_split_without_ambiguity_and_join_to_sources_and_units_by_id(api):
+    tricky = make_source(name="Rybar; “milblogger” (Telegram) 100%")
+    plain = make_source(name="National Intelligence Service")
+    unit = make_unit(name="11th Corps; Kursk group (north)")
+    event = make_event(units=[unit, make_unit()], citations=[(tricky, "claimed_by"), (plain, "confirmed_by")])
+    make_event(citations=[(plain, "reported_by"), (tricky, "disputed_by"), (tricky, "reported_by")])
+    make_event()
+    make_report(event=event, citations=[(plain, "claimed_by"), (tricky, "reported_by")])
+    sources = read_export(api, "/api/sources/?format=csv")[["id", "name"]]
+    units = read_export(api, "/api/units/?format=csv")[["id", "name"]]
+
+    for path, column, ids, others in [
+        ("events", "citations", "citations_source_ids", sources),
+        ("events", "units", "units_ids", units),
+        ("casualty-reports", "citations", "citations_source_ids", sources),
+    ]:
+        frame = read_export(api, f"/api/{path}/?format=csv")
+        items = frame.assign(item=split(frame[column]), other_id=split(frame[ids])).explode(["item", "other_id"])
+        items = items.dropna(subset=["item"])
+        joined = items.merge(others, left_on="other_id", right_on="id", suffixes=("", "_other"), validate="m:1")
+        name_and_role = joined["item"].str.rsplit(" (", n=1)
+        from_the_csv = list(
+            zip(
+                joined["id"],
+                joined["name"],
+                name_and_role.str[0].map(unquote),
+                name_and_role.str[1].str[:-1],
+                strict=True,
+            )
+        )
+
+        nested = "source" if column == "citations" else "unit"
+        expected = [
+            (str(record["id"]), item[nested]["name"], item[nested]["name"], item["role"])
+            for record in api.get(f"/api/{path}/?limit=1000").json()["results"]
+            for item in record[column]
+        ]
+        assert from_the_csv == expected, path

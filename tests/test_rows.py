@@ -12,7 +12,7 @@ from rest_framework.test import APIRequestFactory
 
 from events import selectors
 from events.api import exports, pgjson, serializers
-from events.models import CasualtyReport, CasualtyReportLink, Event, EventLink
+from events.models import CasualtyReport, CasualtyReportLink, Event, EventLink, Source, Unit
 
 from .factories import make_event, make_report, make_source, make_unit
 
@@ -135,11 +135,14 @@ def test_csv_export_has_every_row_of_the_list(api, records):
 )
 def test_csv_written_by_postgresql_equals_the_python_path(api, records, monkeypatch, url):
     """On PostgreSQL the CSV comes from COPY; byte for byte it is what the Python path writes."""
-    # Values the seed lacks: a whole-number float, a time without microseconds, newlines and quotes.
+    # Values the seed lacks: a whole-number float, a time without microseconds, newlines and quotes,
+    # and names with the list separator and its escape character in them.
     Event.objects.filter(pk=Event.objects.first().pk).update(
         latitude=48.0, longitude=-37.25, created_at=timezone.make_aware(datetime.datetime(2025, 1, 2, 3, 4, 5))
     )
     Event.objects.filter(pk=Event.objects.last().pk).update(description='Two lines,\nand a "quote"', title="")
+    Source.objects.filter(slug="nis").update(name="NIS; South Korea (100%)")
+    Unit.objects.filter(echelon="contingent").update(name="Contingent;%3B")
     by_postgresql = api.get(url).getvalue()
     monkeypatch.setattr(exports, "copy_csv", lambda *args: None)
     by_python = api.get(url).getvalue()

@@ -8,9 +8,14 @@ arrives (flat memory, whatever the size).
 
 The columns come from the serializer, as the rest of the read path's do. Each gets an SQL
 expression that renders what ``Columns.row()`` renders: empty strings as empty fields, dates
-and times as DRF writes them, booleans as ``True``/``False``, floats as Python's ``repr``, an
-inline list as ``name (role); ...``. A serializer with a field this module cannot render
-(a JSON list, a decimal) falls back to the Python path; tests compare the two byte for byte.
+as DRF writes them, times in UTC with microseconds, booleans as ``True``/``False``, floats as
+Python's ``repr``, an inline list as ``name (role); ...`` beside the ids of its sources or
+units. A serializer with a field this module cannot render (a JSON list, a decimal) falls
+back to the Python path; tests compare the two byte for byte.
+
+An inline list's two columns come from one subquery a row, which aggregates both into an
+array; the COPY selects the array's elements from the list's query wrapped as a subquery
+(which its ORDER BY keeps from being flattened, so the subquery is not run twice).
 """
 
 import tempfile
@@ -18,6 +23,7 @@ import threading
 
 from django.conf import settings
 from django.contrib.postgres.aggregates import StringAgg
+from django.contrib.postgres.fields import ArrayField
 from django.db import connections, models
 from django.db.models import F, Func, OuterRef, Q, Subquery, TextField, Value
 from django.db.models.functions import Cast, Concat, NullIf
@@ -26,6 +32,7 @@ from psycopg import pq
 from rest_framework import serializers
 
 from ..selectors import planner_estimate
+from .csvformat import LIST_SEPARATOR, NAME_ESCAPES, list_nested_field
 from .fields import NestedRelatedField, RecordURLField
 from .rows import child_queryset
 
@@ -40,10 +47,12 @@ class Text(Func):
 
 
 DATE = "to_char(%(expressions)s, 'YYYY-MM-DD')"
-# DRF: isoformat() in UTC with "Z"; microseconds only when there are some.
+# DRF: isoformat() in UTC with "Z"; microseconds only when there are some (the JSON's times).
 DATETIME = (
     "(replace(to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '') || 'Z')"
 )
+# csvformat.TIMESTAMP_FORMAT: UTC, always with microseconds (the CSV's times).
+CSV_TIMESTAMP = "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 # Python's repr() of a float: PostgreSQL's shortest exact digits, with ".0" on whole numbers.
 FLOAT = (
     "(CASE WHEN %(expressions)s = trunc(%(expressions)s) AND abs(%(expressions)s) < 1e16 "
@@ -58,13 +67,20 @@ class Unsupported(Exception):
     pass
 
 
+class Element:
+    """Element ``index`` (from 1) of an array column, read in the query around the list's."""
+
+    def __init__(self, array, index):
+        self.array, self.index = array, index
+
+
 def record_url(lookup, template):
     """The record's address from its id column and the (before, after) template of its view."""
     before, after = template
     return Concat(Value(before + "/"), Cast(lookup, TextField()), Value("/" + after), output_field=TextField())
 
 
-def per_parent(queryset, parent, aggregate):
+def per_parent(queryset, parent, aggregate, output_field=None):
     """A subquery of ``aggregate`` over the rows of ``queryset`` whose ``parent`` is the outer
     row, in the inline list's order (its queryset's, else its model's, else by id)."""
     query = queryset.query
@@ -76,7 +92,7 @@ def per_parent(queryset, parent, aggregate):
         .annotate(_items=aggregate(order_by))
         .values("_items")
     )
-    return Subquery(items, output_field=TextField())
+    return Subquery(items, output_field=output_field or TextField())
 
 
 def _text(lookup):
@@ -95,11 +111,11 @@ def _column(serializer, name, field, urls, child_querysets):
         label = "name" if "name" in nested else "title"
         return [F(field.source), _text(f"{field.source}__{label}")]
     if isinstance(field, serializers.ListSerializer):
-        return [_children(serializer.Meta.model, field, child_querysets)]
+        return _children(serializer.Meta.model, field, child_querysets)
     if isinstance(field, serializers.SerializerMethodField) and name in annotated:
         return [F(annotated[name])]
     if isinstance(field, serializers.DateTimeField) and settings.TIME_ZONE == "UTC":
-        return [Text(F(field.source), DATETIME)]
+        return [Text(F(field.source), CSV_TIMESTAMP)]
     if isinstance(field, serializers.DateField):
         return [Text(F(field.source), DATE)]
     if isinstance(field, serializers.FloatField):
@@ -115,16 +131,26 @@ def _column(serializer, name, field, urls, child_querysets):
 
 
 def _children(model, field, child_querysets):
-    """``name (role); ...`` of an inline list, in its order, as ``Columns._item_text`` writes it."""
+    """An inline list's two columns, as ``Columns.row`` writes them: ``name (role); ...`` and
+    the ids of the same items' sources or units, in the list's order."""
     relation = model._meta.get_field(field.source)
     parent = relation.field.name
-    child_fields = field.child.fields
-    nested = next((name for name in ("source", "unit") if name in child_fields), None)
-    if nested is None or "role" not in child_fields:
+    nested = list_nested_field(field)
+    if nested is None or "role" not in field.child.fields:
         raise Unsupported(field.source)
     queryset = child_queryset(child_querysets, field.source, relation.related_model)
-    text = Concat(F(f"{nested}__name"), Value(" ("), F("role"), Value(")"), output_field=TextField())
-    return per_parent(queryset, parent, lambda order_by: StringAgg(text, delimiter="; ", order_by=order_by))
+    name = F(f"{nested}__name")
+    for character, escaped in NAME_ESCAPES:
+        name = Func(name, Value(character), Value(escaped), function="replace", output_field=TextField())
+    item = Concat(name, Value(" ("), F("role"), Value(")"), output_field=TextField())
+    item_id = Cast(f"{nested}_id", TextField())
+
+    def aggregate(order_by):
+        texts = [StringAgg(text, delimiter=LIST_SEPARATOR, order_by=order_by) for text in (item, item_id)]
+        return Func(*texts, template="ARRAY[%(expressions)s]", output_field=ArrayField(TextField()))
+
+    array = per_parent(queryset, parent, aggregate, output_field=ArrayField(TextField()))
+    return [Element(array, 1), Element(array, 2)]
 
 
 def copy_csv(queryset, serializer, urls, child_querysets):
@@ -140,10 +166,25 @@ def copy_csv(queryset, serializer, urls, child_querysets):
         ]
     except Unsupported:
         return None
-    names = {f"_csv{index}": expression for index, expression in enumerate(expressions)}
+    names, columns, array_aliases = {}, [], {}
+
+    def select(expression):
+        alias = f"_csv{len(names)}"
+        names[alias] = expression
+        return alias
+
+    for expression in expressions:
+        if isinstance(expression, Element):
+            alias = array_aliases.get(id(expression.array)) or select(expression.array)
+            array_aliases[id(expression.array)] = alias
+            columns.append(f'"{alias}"[{expression.index}]')
+        else:
+            columns.append(f'"{select(expression)}"')
 
     def statement(part):
         sql, params = part.annotate(**names).values_list(*names).query.sql_with_params()
+        if array_aliases:
+            sql = f"SELECT {', '.join(columns)} FROM ({sql}) AS export"
         return f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params
 
     halves = None if connection.in_atomic_block else _halves(queryset)

@@ -11,7 +11,7 @@ import json
 
 from django.http import StreamingHttpResponse
 from django.utils.text import slugify
-from rest_framework import renderers
+from rest_framework import renderers, serializers
 from rest_framework.relations import HyperlinkedIdentityField
 from rest_framework.response import Response
 from rest_framework.serializers import ListSerializer
@@ -19,6 +19,7 @@ from rest_framework.serializers import ListSerializer
 from ..models import Event
 from ..stix import stix_bundle
 from .copy import copy_csv
+from .csvformat import LIST_SEPARATOR, csv_timestamp, escape_name, list_ids_column
 from .fields import NestedRelatedField
 from .rows import child_querysets
 
@@ -70,8 +71,10 @@ class EchoBuffer:
 class Columns:
     """Flattens a serializer's representation into one row of scalar columns.
 
-    A nested object becomes ``<field>_id`` and ``<field>_name``; an inline list (citations,
-    units) becomes one column of ``name (role)`` items joined by ``; ``.
+    A nested object becomes ``<field>_id`` and ``<field>_name``. An inline list (citations,
+    units) becomes two columns: ``name (role)`` items and, beside them, the ids of the same
+    items' sources or units (``citations_source_ids``, ``units_ids``), both joined by
+    ``LIST_SEPARATOR``. Times are written in ``TIMESTAMP_FORMAT``.
     """
 
     def __init__(self, serializer):
@@ -80,6 +83,8 @@ class Columns:
         for name, field in self.fields:
             if isinstance(field, NestedRelatedField):
                 self.header += [f"{name}_id", f"{name}_name"]
+            elif isinstance(field, ListSerializer):
+                self.header += [name, list_ids_column(name, field)]
             else:
                 self.header.append(name)
 
@@ -93,7 +98,13 @@ class Columns:
                 # DRF carries ?format=csv into the links; the record's address is without it.
                 values.append(value.split("?", 1)[0])
             elif isinstance(field, ListSerializer):
-                values.append("; ".join(self._item_text(item) for item in value or ()))
+                nested = [(item, item.get("source") or item.get("unit") or {}) for item in value or ()]
+                values.append(
+                    LIST_SEPARATOR.join(f"{escape_name(n.get('name', ''))} ({i.get('role', '')})" for i, n in nested)
+                )
+                values.append(LIST_SEPARATOR.join(str(n.get("id", "")) for _, n in nested))
+            elif isinstance(field, serializers.DateTimeField) and value:
+                values.append(csv_timestamp(value))
             elif isinstance(value, (list, dict)):
                 values.append(json.dumps(value, ensure_ascii=False))
             else:
@@ -102,11 +113,6 @@ class Columns:
 
     def as_dict(self, data):
         return dict(zip(self.header, self.row(data), strict=True))
-
-    @staticmethod
-    def _item_text(item):
-        nested = item.get("source") or item.get("unit") or {}
-        return f"{nested.get('name', '')} ({item.get('role', '')})"
 
 
 def feature(data, columns):
