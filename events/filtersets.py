@@ -6,7 +6,7 @@ from operator import or_
 
 import django_filters as filters
 from django import forms
-from django.db import connections
+from django.db import connections, models
 from django.db.models import BooleanField, Exists, F, OuterRef, Q
 from django.db.models.expressions import RawSQL
 from django_filters.constants import EMPTY_VALUES
@@ -144,6 +144,14 @@ class OrderingFilter(filters.OrderingFilter):
     The primary key breaks ties, so pages of a limit/offset scan never overlap or skip rows.
     """
 
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault(
+            "help_text",
+            "Sort by these fields, comma-separated; a leading - sorts descending. Empty values sort last "
+            "either way, and the id breaks ties.",
+        )
+        super().__init__(*args, **kwargs)
+
     def get_ordering_value(self, param):
         descending = param.startswith("-")
         field_name = self.param_map.get(param.lstrip("-"), param.lstrip("-"))
@@ -185,10 +193,48 @@ class ShallowCopiedFilters(dict):
         return copies
 
 
+def describe_lookup(model, field, lookup_expr):
+    """The help text of a filter generated from ``Meta.fields``, e.g. "Only events whose start date
+    is on or after this day (YYYY-MM-DD).", so that every parameter of the schema says what it does."""
+    records, name = model._meta.verbose_name_plural, field.verbose_name
+    is_date = isinstance(field, models.DateField)
+    if lookup_expr == "isnull":
+        return f"true: only {records} without {article(name)} {name}; false: only those with one."
+    if lookup_expr == "in":
+        return f"Only {records} whose {name} is any of these: a comma-separated list, or the parameter repeated."
+    if lookup_expr == "icontains":
+        return f"Only {records} whose {name} contains this text, ignoring case."
+    if lookup_expr == "startswith":
+        return f"Only {records} whose {name} starts with this text."
+    if lookup_expr in {"gte", "lte"}:
+        if is_date:
+            return f"Only {records} whose {name} is on or {'after' if lookup_expr == 'gte' else 'before'} this day."
+        return f"Only {records} whose {name} is at {'least' if lookup_expr == 'gte' else 'most'} this."
+    if field.is_relation:
+        return f"Only {records} whose {name} has this id."
+    if isinstance(field, models.BooleanField):
+        return f"Only {records} whose {name} flag is this: true or false."
+    if is_date:
+        return f"Only {records} whose {name} is this day."
+    return f"Only {records} whose {name} is exactly this."
+
+
+def article(noun):
+    return "an" if noun[:1].lower() in "aeio" else "a"
+
+
 class BaseFilterSet(filters.FilterSet):
     """Adds ``q``, a case-insensitive search over ``search_fields``, and checked choice lists."""
 
     search_fields = ()
+
+    @classmethod
+    def filter_for_field(cls, field, field_name, lookup_expr=None):
+        filter_ = super().filter_for_field(field, field_name, lookup_expr)
+        if filter_ is not None:
+            # Replaces django-filter's "Multiple values may be separated by commas." too.
+            filter_.extra["help_text"] = describe_lookup(cls._meta.model, field, filter_.lookup_expr)
+        return filter_
 
     @classmethod
     def filter_for_lookup(cls, field, lookup_type):
@@ -328,7 +374,7 @@ class CitedFilterSet(BaseFilterSet):
         choices=choices.ClaimStatus.choices,
         field_name="claim_status",
         lookup_expr="in",
-        help_text="Claims in any of these statuses (comma-separated).",
+        help_text="Claims in any of these statuses: a comma-separated list, or the parameter repeated.",
     )
     known_at = filters.DateFilter(
         method="filter_citations",

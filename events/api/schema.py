@@ -1,8 +1,25 @@
-"""OpenAPI generation: every operation documents the errors it can answer with."""
+"""OpenAPI generation: a schema that client generators and strict validators take as it is.
 
+Every operation documents the errors it can answer with, the headers it sends and takes
+(``ETag``, ``If-Match``, ``If-None-Match``, ``Location``, ``Link``, ``Retry-After``), who may
+call it, and a summary; every parameter has a description; every field a response always
+carries is required; enums shared by several fields and parameters are one component each,
+with names for client code (``x-enum-varnames``).
+"""
+
+import inspect
+
+from django.db.models import Choices
+from django.utils.module_loading import import_string
 from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
-from drf_spectacular.plumbing import ResolvedComponent
-from rest_framework import serializers
+from drf_spectacular.plumbing import ResolvedComponent, get_override
+from drf_spectacular.settings import spectacular_settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import permissions, serializers
+
+from ..filtersets import article
+from .fields import RecordURLField
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -17,7 +34,24 @@ VALIDATION_ERRORS = {
         "parsed at all gets `detail` instead."
     ),
     "additionalProperties": {
-        "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "object"}, {"type": "string"}]
+        "oneOf": [
+            {"type": "array", "items": {"type": ["string", "object"], "additionalProperties": True}},
+            {"type": "object", "additionalProperties": True},
+            {"type": "string"},
+        ]
+    },
+}
+CONFLICT = {
+    "type": "object",
+    "required": ["detail"],
+    "properties": {
+        "detail": {"type": "string", "description": "What went wrong."},
+        "referenced_by": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Records that still refer to the one to delete (up to 20), e.g. `citation 12`.",
+        },
+        "error": {"type": "string", "description": "The database's own message."},
     },
 }
 
@@ -31,15 +65,14 @@ GEOJSON_FEATURE = {
         "type": {"type": "string", "enum": ["Feature"]},
         "id": {"type": "integer"},
         "geometry": {
-            "type": "object",
-            "nullable": True,
+            "type": ["object", "null"],
             "required": ["type", "coordinates"],
             "properties": {
                 "type": {"type": "string", "enum": ["Point"]},
                 "coordinates": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
             },
         },
-        "properties": {"type": "object"},
+        "properties": {"type": "object", "additionalProperties": True},
     },
 }
 # Exports answer in their own formats; these describe them in place of the JSON shapes.
@@ -68,7 +101,7 @@ EXPORT_SCHEMAS = {
             "properties": {
                 "type": {"type": "string", "enum": ["bundle"]},
                 "id": {"type": "string"},
-                "objects": {"type": "array", "items": {"type": "object"}},
+                "objects": {"type": "array", "items": {"type": "object", "additionalProperties": True}},
             },
         },
     )
@@ -76,8 +109,148 @@ EXPORT_SCHEMAS = {
 }
 
 
+SAFE_METHODS = frozenset(permissions.SAFE_METHODS)
+
+
+def header(description, *, required=False, schema=None):
+    return {"description": description, "required": required, "schema": schema or {"type": "string"}}
+
+
+ETAG = header("The record's version; send it back in If-Match to write, or If-None-Match to read.", required=True)
+RETRY_AFTER = header("Seconds to wait before retrying.", required=True, schema={"type": "integer", "minimum": 0})
+LOCATION = header("The address of the record created.", required=True, schema={"type": "string", "format": "uri"})
+LINK = header('Of a STIX page (format=stix): the next and previous pages, as `<url>; rel="next", <url>; rel="prev"`.')
+CONTENT_DISPOSITION = header("Of an export (CSV, GeoJSON): the suggested file name.")
+# Parameters whose values have a shape a type alone does not say.
+PARAMETER_PATTERNS = {
+    "bbox": r"^-?\d+(\.\d+)?(,-?\d+(\.\d+)?){3}$",
+    "cursor": r"^[A-Za-z0-9_-]*$",
+}
+SUMMARIES = {
+    "list": "List {plural}",
+    "create": "Create {a} {name}",
+    "retrieve": "Read {a} {name}",
+    "update": "Replace {a} {name}",
+    "partial_update": "Update fields of {a} {name}",
+    "destroy": "Delete {a} {name}",
+    "history": "Edit history of {a} {name}",
+}
+
+
 class AutoSchema(BaseAutoSchema):
-    """drf-spectacular's AutoSchema, plus the 4xx and 503 answers of each operation."""
+    """drf-spectacular's AutoSchema, plus the answers, headers and access rules of each operation."""
+
+    def get_description(self):
+        # The view's own docstring says what the resource is; the methods' docstrings behind it
+        # (mixins, DRF's) are about the code. @extend_schema(description=...) still overrides this.
+        return own_doc(type(self.view)) or ""
+
+    def get_summary(self):
+        summary = get_override(self.view, "summary", None)
+        model = getattr(getattr(self.view, "queryset", None), "model", None)
+        action = getattr(self.view, "action", None)
+        if summary or model is None or action not in SUMMARIES:
+            return summary
+        name, plural = model._meta.verbose_name, model._meta.verbose_name_plural
+        return SUMMARIES[action].format(a=article(name), name=name, plural=plural)
+
+    def get_auth(self):
+        """Writes need a token or a session; reads that anonymous clients may make say so (``{}``)."""
+        auths = super().get_auth()
+        anonymous_reads = any(
+            isinstance(permission, permissions.DjangoModelPermissionsOrAnonReadOnly)
+            for permission in self.view.get_permissions()
+        )
+        if anonymous_reads and self.method in SAFE_METHODS and {} not in auths:
+            auths.append({})
+        return auths
+
+    def get_override_parameters(self):
+        parameters = list(super().get_override_parameters())
+        if "{id}" in self.path and not self.path.endswith("/history/"):
+            if self.method == "GET":
+                parameters.append(
+                    OpenApiParameter(
+                        "If-None-Match",
+                        OpenApiTypes.STR,
+                        OpenApiParameter.HEADER,
+                        description="ETags already held; the answer is 304 with no body if the record has one of them.",
+                    )
+                )
+            elif self.method in WRITE_METHODS:
+                parameters.append(
+                    OpenApiParameter(
+                        "If-Match",
+                        OpenApiTypes.STR,
+                        OpenApiParameter.HEADER,
+                        description=(
+                            "The ETag the change is based on; if the record changed since, the answer is 412 and "
+                            "nothing is written. Optional, but without it a write may overwrite another's."
+                        ),
+                    )
+                )
+        return parameters
+
+    def _get_filter_parameters(self):
+        parameters = super()._get_filter_parameters()
+        filterset_class = getattr(self.view, "filterset_class", None)
+        filters = filterset_class.base_filters if filterset_class is not None else {}
+        for parameter in parameters:
+            filter_ = filters.get(parameter["name"])
+            if not parameter.get("description") and filter_ is not None:
+                parameter["description"] = str(filter_.extra.get("help_text") or filter_.label or "")
+            self._add_pattern(parameter)
+        return parameters
+
+    def _get_pagination_parameters(self):
+        parameters = super()._get_pagination_parameters()
+        for parameter in parameters:
+            self._add_pattern(parameter)
+        return parameters
+
+    def _get_format_parameters(self):
+        parameters = super()._get_format_parameters()
+        for parameter in parameters:
+            parameter["description"] = (
+                "The response's format, in place of an Accept header: "
+                + ", ".join(f"`{name}`" for name in parameter["schema"].get("enum", []))
+                + "."
+            )
+        return parameters
+
+    @staticmethod
+    def _add_pattern(parameter):
+        pattern = PARAMETER_PATTERNS.get(parameter["name"])
+        if pattern:
+            parameter["schema"]["pattern"] = pattern
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "response":
+            # Every representation carries all its fields, null or empty when there is nothing to say.
+            schema["required"] = sorted(
+                name for name, field in schema["properties"].items() if not field.get("writeOnly")
+            )
+        # A component describes the resource, not the base classes behind its serializer.
+        description = get_override(serializer, "description", None) or own_doc(type(serializer))
+        model = getattr(getattr(serializer, "Meta", None), "model", None)
+        description = description or (own_doc(model) if model is not None else None)
+        if description:
+            schema["description"] = description
+        else:
+            schema.pop("description", None)
+        return schema
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        # drf-spectacular writes a blank-able URL as oneOf [uri, empty string]; without format
+        # assertion an empty string matches both, which oneOf forbids.
+        if isinstance(schema, dict) and "oneOf" in schema and any(s.get("maxLength") == 0 for s in schema["oneOf"]):
+            schema["anyOf"] = schema.pop("oneOf")
+        # A JSON value that may be null is any JSON value; "oneOf: [{}, null]" would match null twice.
+        if isinstance(schema, dict) and {} in schema.get("oneOf", []):
+            del schema["oneOf"]
+        return schema
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
@@ -94,14 +267,19 @@ class AutoSchema(BaseAutoSchema):
             "406": (error, "None of the media types in the Accept header is offered here."),
         }
         errors["400"] = (VALIDATION_ERRORS, "Bad input: an unknown or malformed parameter or field.")
+        errors["401"] = (
+            error,
+            "Not authenticated: send a valid token or log in."
+            if self.method in WRITE_METHODS
+            else "The credentials sent are not valid (reads need none).",
+        )
         if has_id:
             errors["404"] = (error, "No record with this id.")
         if self.method == "GET" and has_id and not self.path.endswith("/history/"):
             errors["304"] = (None, "Not modified: the record still has the ETag sent in If-None-Match.")
         if self.method in WRITE_METHODS:
-            errors["401"] = (error, "Not authenticated: send a valid token or log in.")
             errors["403"] = (error, "The user lacks the model's permission.")
-            errors["409"] = (error, "The database refused the change, e.g. a record still referenced.")
+            errors["409"] = (CONFLICT, "The database refused the change, e.g. a record still referenced.")
             if self.method != "DELETE":
                 errors["415"] = (error, "The body's Content-Type is not JSON, a form or multipart, or is malformed.")
             if has_id:
@@ -111,9 +289,123 @@ class AutoSchema(BaseAutoSchema):
             if schema is not None:
                 response["content"] = {"application/json": {"schema": schema}}
             responses.setdefault(code, response)
+        for code, headers in self._response_headers(has_id).items():
+            if code in responses:
+                responses[code].setdefault("headers", {}).update(headers)
         return responses
+
+    def _response_headers(self, has_id):
+        headers = {"429": {"Retry-After": RETRY_AFTER}, "503": {"Retry-After": RETRY_AFTER}}
+        is_record = has_id and not self.path.endswith("/history/")
+        if is_record and self.method in {"GET", "PUT", "PATCH"}:
+            headers["200"] = {"ETag": ETAG}
+        if is_record and self.method == "GET":
+            headers["304"] = {"ETag": ETAG}
+        if self.method == "POST" and self._is_record_view():
+            headers["201"] = {"ETag": ETAG}
+            serializer = self._get_serializer()
+            if isinstance(getattr(serializer, "fields", {}).get("url"), RecordURLField):
+                headers["201"]["Location"] = LOCATION
+        if self.method == "GET" and self._is_list_view() and self._is_record_view():
+            formats = set(self.map_renderers("format"))
+            list_headers = {}
+            if formats & {"csv", "geojson"}:
+                list_headers["Content-Disposition"] = CONTENT_DISPOSITION
+            if "stix" in formats:
+                list_headers["Link"] = LINK
+            headers["200"] = list_headers
+        return headers
+
+    def _is_record_view(self):
+        return hasattr(self.view, "get_queryset") and getattr(self.view, "filterset_class", None) is not None
 
     def _error_ref(self):
         component = self.resolve_serializer(ErrorSerializer, "response")
         assert isinstance(component, ResolvedComponent)
         return component.ref
+
+
+def own_doc(cls):
+    """The class's own docstring, not one it inherits."""
+    doc = cls.__dict__.get("__doc__")
+    return inspect.cleandoc(doc) if doc else None
+
+
+def postprocess_schema(result, generator, request, public):
+    """Enums as one component each, named for client code, and operations linked for stateful clients.
+
+    - A parameter taking a shared enum (countries, event types, ...) refers to its component
+      instead of repeating its values.
+    - ``x-enum-varnames`` gives each value the name of its member in ``events.choices``
+      (``CONFIRMED`` for credibility 1), so generated clients do not call it ``VALUE_1``.
+    - A field's description leaves out the list of 250 countries, which their component holds.
+    - Each create answer links to the operations on the record it created (``id`` from the body),
+      so clients and testers can follow them.
+    """
+    schemas = result.get("components", {}).get("schemas", {})
+    enums = {name: schema for name, schema in schemas.items() if "enum" in schema}
+    by_values = {}
+    for name, schema in enums.items():
+        by_values.setdefault(frozenset(schema["enum"]), name)
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            for parameter in operation.get("parameters", []):
+                _refer_to_enum(parameter, by_values)
+    for name, schema in enums.items():
+        names = _enum_varnames(name, schema["enum"])
+        if names:
+            schema["x-enum-varnames"] = names
+    for schema in schemas.values():
+        for field in schema.get("properties", {}).values():
+            if "CountryEnum" in str(field.get("oneOf", field.get("allOf", field.get("$ref", "")))):
+                field["description"] = field.get("description", "").partition("\n\n* `")[0]
+    _link_created_records(result.get("paths", {}))
+    return result
+
+
+def _refer_to_enum(parameter, by_values):
+    schema = parameter.get("schema", {})
+    target = schema.get("items", schema) if schema.get("type") == "array" else schema
+    name = by_values.get(frozenset(target.get("enum", ())))
+    if name is None:
+        return
+    reference = {"$ref": f"#/components/schemas/{name}"}
+    if target is schema:
+        parameter["schema"] = reference
+    else:
+        schema["items"] = reference
+    # The component lists the values and what they mean; the parameter says what it filters.
+    parameter["description"] = parameter.get("description", "").partition("\n\n* `")[0]
+
+
+def _enum_varnames(name, values):
+    if name == "BlankEnum":
+        return ["BLANK"]
+    if name == "NullEnum":
+        return None
+    override = spectacular_settings.ENUM_NAME_OVERRIDES.get(name)
+    if not isinstance(override, str):
+        return None
+    choices = import_string(override)
+    if not (isinstance(choices, type) and issubclass(choices, Choices)):
+        return None  # countries: their codes are their names
+    by_value = {member.value: member.name for member in choices}
+    if all(value in by_value for value in values):
+        return [by_value[value] for value in values]
+    return None
+
+
+def _link_created_records(paths):
+    for path, path_item in paths.items():
+        create = path_item.get("post", {})
+        record_path = f"{path}{{id}}/"
+        if "201" not in create.get("responses", {}) or record_path not in paths:
+            continue
+        links = {}
+        for method, operation in paths[record_path].items():
+            links[operation["operationId"]] = {
+                "operationId": operation["operationId"],
+                "parameters": {"id": "$response.body#/id"},
+                "description": f"{operation.get('summary', method)}: the record just created.",
+            }
+        create["responses"]["201"]["links"] = links

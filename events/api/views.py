@@ -3,6 +3,7 @@ from drf_orjson_renderer.renderers import ORJSONRenderer
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers as drf_serializers
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
@@ -16,7 +17,8 @@ from ..models import CasualtyReportLink, EventLink, Source, Unit
 from . import pgjson, serializers
 from .conditional import ConditionalRequestMixin
 from .exports import CSVRenderer, ExportMixin, GeoJSONRenderer, STIXRenderer
-from .filter_backends import GLOBAL_QUERY_PARAMETERS, pagination_parameters, reject_unknown_parameters
+from .filter_backends import GLOBAL_QUERY_PARAMETERS, check_query_parameters, list_values, pagination_parameters
+from .pagination import DeletionPagination
 from .rows import RowReader
 
 
@@ -72,6 +74,7 @@ class RecordViewSet(ExportMixin, RowListMixin, ConditionalRequestMixin, ModelVie
         # A record by its id, without query parameters, has nothing to filter: skip building
         # the list's FilterSet. With parameters (known_at, or a misspelt one) it runs as usual.
         if self.action != "list" and not set(self.request.query_params) - GLOBAL_QUERY_PARAMETERS:
+            check_query_parameters(self.request, GLOBAL_QUERY_PARAMETERS)
             return queryset
         return super().filter_queryset(queryset)
 
@@ -84,6 +87,7 @@ class RecordViewSet(ExportMixin, RowListMixin, ConditionalRequestMixin, ModelVie
     )
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def history(self, request, pk=None):
+        check_query_parameters(request, GLOBAL_QUERY_PARAMETERS)
         try:
             entries = history.record_history(self.get_queryset().model, int(pk))
         except ValueError:
@@ -156,8 +160,10 @@ class DeletionListView(ListAPIView):
     serializer_class = serializers.DeletionSerializer
     permission_classes = [AllowAny]
     filter_backends = []
+    pagination_class = DeletionPagination
 
     @extend_schema(
+        summary="List deleted records",
         parameters=[
             OpenApiParameter("since", OpenApiTypes.DATETIME, description="Only deletions at or after this time."),
             OpenApiParameter(
@@ -165,22 +171,36 @@ class DeletionListView(ListAPIView):
                 OpenApiTypes.STR,
                 enum=sorted(history.RESOURCES),
                 many=True,
-                explode=True,
-                description="Only deletions from this list; repeat for several.",
+                explode=False,
+                description="Only deletions from these lists: a comma-separated list, or the parameter repeated.",
             ),
-        ]
+        ],
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        reject_unknown_parameters(self.request, {"since", "resource", *pagination_parameters(self)})
+        check_query_parameters(self.request, {"since", "resource", *pagination_parameters(self)}, lists={"resource"})
         params = self.request.query_params
-        data = {"resource": params.getlist("resource")}
+        data = {"resource": list_values(params, "resource")}
         if "since" in params:
             data["since"] = params["since"]
         query = DeletionQuerySerializer(data=data)
         query.is_valid(raise_exception=True)
         return history.deletions(
-            since=query.validated_data.get("since"), resources=query.validated_data.get("resource")
+            since=query.validated_data.get("since"),
+            resources=query.validated_data.get("resource"),
+            after=self.paginator.cursor(self.request),
         )
+
+
+@extend_schema(summary="Get an API token")
+class TokenView(ObtainAuthToken):
+    """The API token of a user, given their username and password: send it as ``Authorization: Token <key>``."""
+
+    # Anyone may ask; the username and password are the credentials. A stale token sent along
+    # must not stand in the way of getting a new one. DRF's view is not throttled; password
+    # guessing should be.
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = api_settings.DEFAULT_THROTTLE_CLASSES
