@@ -2,7 +2,7 @@
 
 import datetime
 
-from django.db.models import CharField, Exists, Max, OuterRef, Value
+from django.db.models import CharField, Exists, IntegerField, Max, OuterRef, Q, Value
 
 from .models import CasualtyReport, CasualtyReportLink, Citation, Event, EventLink, EventUnit, Source, Unit
 
@@ -86,10 +86,12 @@ def record_history(model, pk: int) -> list[dict] | None:
     return sorted(entries, key=lambda entry: (entry["date"], entry["history_id"]), reverse=True)
 
 
-def deletions(*, since: datetime.datetime | None = None, resources=None):
-    """Records deleted (at or after ``since``) and not restored, across resources, oldest first."""
+def deletions(*, since: datetime.datetime | None = None, resources=None, after=None):
+    """Records deleted (at or after ``since``) and not restored, across resources, oldest first:
+    in (time, list, id) order, the lists in the order of ``RESOURCES``. ``after`` is such a key
+    (time, list name, id); only the deletions after it are returned."""
     querysets = []
-    for name, model in RESOURCES.items():
+    for rank, (name, model) in enumerate(RESOURCES.items()):
         if resources and name not in resources:
             continue
         deleted = model.history.filter(history_type="-")
@@ -99,11 +101,28 @@ def deletions(*, since: datetime.datetime | None = None, resources=None):
             deleted.filter(~Exists(model.objects.filter(pk=OuterRef("id"))))
             .order_by()
             .values("id")
-            .annotate(deleted_at=Max("history_date"), resource=Value(name, output_field=CharField()))
-            .values("resource", "id", "deleted_at")
+            .annotate(
+                deleted_at=Max("history_date"),
+                resource=Value(name, output_field=CharField()),
+                resource_rank=Value(rank, output_field=IntegerField()),
+            )
+            .values("resource", "id", "deleted_at", "resource_rank")
         )
+        if after is not None:
+            deleted = deleted.filter(_after(after, name, rank))
         querysets.append(deleted)
     if not querysets:
         return []
     first, *rest = querysets
-    return first.union(*rest, all=True).order_by("deleted_at", "resource", "id")
+    return first.union(*rest, all=True).order_by("deleted_at", "resource_rank", "id")
+
+
+def _after(key, name, rank):
+    """The condition, on one list's deletions, of coming after ``key`` in the feed's order."""
+    deleted_at, after_name, after_id = key
+    after_rank = list(RESOURCES).index(after_name) if after_name in RESOURCES else -1
+    if rank > after_rank:
+        return Q(deleted_at__gte=deleted_at)
+    if rank < after_rank:
+        return Q(deleted_at__gt=deleted_at)
+    return Q(deleted_at__gt=deleted_at) | Q(deleted_at=deleted_at, id__gt=after_id)

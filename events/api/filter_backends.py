@@ -1,4 +1,5 @@
 from django_filters import utils
+from django_filters.filters import BaseCSVFilter
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 
@@ -6,14 +7,27 @@ from rest_framework.exceptions import ValidationError
 GLOBAL_QUERY_PARAMETERS = frozenset({"format"})
 
 
-def reject_unknown_parameters(request, allowed):
-    """A 400 naming every query parameter outside ``allowed`` (plus the global ones)."""
+def check_query_parameters(request, allowed, lists=frozenset()):
+    """A 400 naming every query parameter outside ``allowed`` (plus the global ones), and every
+    parameter that takes one value but was given several: keeping one of them would answer a
+    question the client did not ask. Parameters in ``lists`` take several values."""
     allowed = set(allowed) | GLOBAL_QUERY_PARAMETERS
-    unknown = sorted(set(request.query_params) - allowed)
-    if unknown:
-        raise ValidationError(
-            {name: [f"Unknown query parameter. Known parameters: {', '.join(sorted(allowed))}."] for name in unknown}
-        )
+    params = request.query_params
+    errors = {
+        name: [f"Unknown query parameter. Known parameters: {', '.join(sorted(allowed))}."]
+        for name in sorted(set(params) - allowed)
+    }
+    for name in sorted(set(params) & allowed - set(lists)):
+        count = len(params.getlist(name))
+        if count > 1:
+            errors[name] = [f"Given {count} times; this parameter takes one value."]
+    if errors:
+        raise ValidationError(errors)
+
+
+def list_values(params, name):
+    """The values of a list parameter, sent as a comma list, as the parameter repeated, or both."""
+    return [value for given in params.getlist(name) for value in given.split(",")]
 
 
 def pagination_parameters(view) -> set[str]:
@@ -23,19 +37,31 @@ def pagination_parameters(view) -> set[str]:
     return {getattr(paginator, name) for name in names if getattr(paginator, name, None)}
 
 
+def list_filters(filterset_class) -> frozenset[str]:
+    """The filters that take a list (``type__in``)."""
+    if filterset_class is None:
+        return frozenset()
+    return frozenset(
+        name for name, filter_ in filterset_class.base_filters.items() if isinstance(filter_, BaseCSVFilter)
+    )
+
+
 class StrictDjangoFilterBackend(DjangoFilterBackend):
-    """Rejects query parameters that no filter understands.
+    """Rejects query parameters that no filter understands, and single values given twice.
 
     django-filter ignores unknown parameters, so ``?contry=UA`` would quietly return every
     row. Analysts rarely notice that, so a misspelt parameter is a 400 naming it instead.
+    A list filter takes ``?type__in=strike,combat`` and ``?type__in=strike&type__in=combat``
+    alike (django-filter would keep the last of the repeated values).
     """
 
     def filter_queryset(self, request, queryset, view):
-        filterset = self.get_filterset(request, queryset, view)
+        filterset_class = self.get_filterset_class(view, queryset)
         allowed = pagination_parameters(view)
-        if filterset is not None:
-            allowed.update(filterset.filters)
-        reject_unknown_parameters(request, allowed)
+        if filterset_class is not None:
+            allowed.update(filterset_class.base_filters)
+        check_query_parameters(request, allowed, lists=list_filters(filterset_class))
+        filterset = self.get_filterset(request, queryset, view)
         if filterset is None:
             return queryset
         form = filterset.form
@@ -53,3 +79,16 @@ class StrictDjangoFilterBackend(DjangoFilterBackend):
         # Kept for the view: lists read known_at from it (see RowListMixin).
         view.filterset = filterset
         return filterset.qs
+
+    def get_filterset_kwargs(self, request, queryset, view):
+        kwargs = super().get_filterset_kwargs(request, queryset, view)
+        data = kwargs["data"]
+        repeated = [
+            name for name in list_filters(self.get_filterset_class(view, queryset)) if len(data.getlist(name)) > 1
+        ]
+        if repeated:
+            data = data.copy()
+            for name in repeated:
+                data[name] = ",".join(list_values(data, name))
+            kwargs["data"] = data
+        return kwargs

@@ -1,5 +1,6 @@
 import base64
 import binascii
+import datetime
 
 from django.db import DatabaseError, connections
 from django.db.models import IntegerField
@@ -9,6 +10,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from ..history import RESOURCES
 from ..selectors import planner_estimate
 
 # Up to this many matching rows, count is exact; past it, PostgreSQL's estimate.
@@ -148,27 +150,42 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         if self.offset_query_param in request.query_params:
             raise ValidationError({"offset": ["Use either offset or cursor, not both."]})
         self.limit = self.get_limit(request)
-        after = self._decode(request.query_params[self.cursor_query_param])
-        if after is not None:
-            queryset = queryset.filter(pk__gt=after)
-        rows = list(queryset.order_by("pk")[: self.limit + 1])
+        rows = list(self.after_cursor(queryset, self.cursor(request))[: self.limit + 1])
         self.has_next = len(rows) > self.limit
         rows = rows[: self.limit]
-        # Rows are records, or their ids when the view reads the records itself (RowListMixin).
-        self.last_pk = getattr(rows[-1], "pk", rows[-1]) if rows else None
+        self.last_key = self.cursor_key(rows[-1]) if rows else None
         return rows
 
-    def _decode(self, token):
-        if token == "":
+    def after_cursor(self, queryset, after):
+        """The rows after the one whose key is ``after`` (None: from the start), in key order."""
+        if after is not None:
+            queryset = queryset.filter(pk__gt=after)
+        return queryset.order_by("pk")
+
+    @staticmethod
+    def cursor_key(row):
+        """The key a cursor resumes after. Rows are records, or their ids when the view reads the
+        records itself (RowListMixin)."""
+        return getattr(row, "pk", row)
+
+    def parse_cursor_key(self, text):
+        return int(text)
+
+    def cursor(self, request):
+        """The key of ``?cursor=``: None for the first page; a 400 for a token no page gave."""
+        token = request.query_params.get(self.cursor_query_param)
+        if not token:
             return None
         try:
-            return int(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)).decode())
+            return self.parse_cursor_key(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)).decode())
         except (ValueError, UnicodeDecodeError, binascii.Error):
             raise ValidationError({self.cursor_query_param: ["Invalid cursor: use the next link as given."]}) from None
 
-    @staticmethod
-    def _encode(pk):
-        return base64.urlsafe_b64encode(str(pk).encode()).decode().rstrip("=")
+    def format_cursor_key(self, key):
+        return str(key)
+
+    def _encode(self, key):
+        return base64.urlsafe_b64encode(self.format_cursor_key(key).encode()).decode().rstrip("=")
 
     def get_next_link(self):
         if not self.has_next:
@@ -177,7 +194,7 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
             url = replace_query_param(self.request.build_absolute_uri(), self.limit_query_param, self.limit)
             return replace_query_param(url, self.offset_query_param, self.offset + self.limit)
         return replace_query_param(
-            self.request.build_absolute_uri(), self.cursor_query_param, self._encode(self.last_pk)
+            self.request.build_absolute_uri(), self.cursor_query_param, self._encode(self.last_key)
         )
 
     def get_previous_link(self):
@@ -185,46 +202,49 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
             return None
         return super().get_previous_link()
 
-    def _parse(self, request, name, default, maximum=None):
+    def _parse(self, request, name, default, minimum, maximum=None):
         raw = request.query_params.get(name)
-        if raw is None or raw == "":
+        if raw is None:
             return default
         try:
             value = int(raw)
         except ValueError:
             raise ValidationError({name: [f"A whole number is required; got {raw!r}."]}) from None
-        if value < 0:
-            raise ValidationError({name: ["Must not be negative."]})
+        if value < minimum:
+            raise ValidationError({name: [f"Must be at least {minimum}; got {value}."]})
         if maximum is not None and value > maximum:
-            raise ValidationError({name: [f"Must be at most {maximum}."]})
+            raise ValidationError({name: [f"Must be at most {maximum}; got {value}."]})
         return value
 
     def get_limit(self, request):
-        return self._parse(request, self.limit_query_param, self.default_limit, self.max_limit) or self.default_limit
+        return self._parse(request, self.limit_query_param, self.default_limit, 1, self.max_limit)
 
     def get_offset(self, request):
-        return self._parse(request, self.offset_query_param, 0)
+        return self._parse(request, self.offset_query_param, 0, 0)
 
     def get_paginated_response_schema(self, schema):
-        paginated = super().get_paginated_response_schema(schema)
-        paginated["properties"]["count"].update(
-            {"nullable": True, "description": "Rows matching the filters; null on cursor pages."}
-        )
-        count_exact = {
-            "type": "boolean",
-            "description": (
-                f"Whether count is exact. Above {EXACT_COUNT_LIMIT:,} matching rows it is an estimate "
-                "(PostgreSQL) or a lower bound (SQLite). False on cursor pages."
-            ),
+        page_link = {"type": ["string", "null"], "format": "uri"}
+        return {
+            "type": "object",
+            "required": ["count", "count_exact", "next", "previous", "results"],
+            "properties": {
+                "count": {
+                    "type": ["integer", "null"],
+                    "minimum": 0,
+                    "description": "Rows matching the filters; null on cursor pages.",
+                },
+                "count_exact": {
+                    "type": "boolean",
+                    "description": (
+                        f"Whether count is exact. Above {EXACT_COUNT_LIMIT:,} matching rows it is an estimate "
+                        "(PostgreSQL) or a lower bound (SQLite). False on cursor pages."
+                    ),
+                },
+                "next": {**page_link, "description": "The next page; null on the last."},
+                "previous": {**page_link, "description": "The previous page; null on the first and on cursor pages."},
+                "results": schema,
+            },
         }
-        properties = {}
-        for name, value in paginated["properties"].items():
-            properties[name] = value
-            if name == "count":
-                properties["count_exact"] = count_exact
-        paginated["properties"] = properties
-        paginated["required"] = [*paginated.get("required", []), "count_exact"]
-        return paginated
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
@@ -233,8 +253,9 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
                 parameter["description"] = (
                     f"Number of results to return per page (default {self.default_limit}, at most {self.max_limit})."
                 )
-                parameter["schema"].update({"minimum": 0, "maximum": self.max_limit})
+                parameter["schema"].update({"minimum": 1, "maximum": self.max_limit})
             elif parameter["name"] == self.offset_query_param:
+                parameter["description"] = "Number of results to skip: the page starts after this many rows."
                 parameter["schema"]["minimum"] = 0
         parameters.append(
             {
@@ -249,3 +270,29 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
             }
         )
         return parameters
+
+
+class DeletionPagination(LimitOffsetPagination):
+    """Pages of the deletions feed, whose cursor resumes after a (time, list, id) key.
+
+    The feed is a union across lists, which cannot be filtered once built: the view reads the
+    key with ``cursor()`` and builds the rows after it, already in key order.
+    """
+
+    def after_cursor(self, queryset, after):
+        return queryset
+
+    @staticmethod
+    def cursor_key(row):
+        return row["deleted_at"], row["resource"], row["id"]
+
+    def parse_cursor_key(self, text):
+        deleted_at, resource, pk = text.split("|")
+        deleted_at = datetime.datetime.fromisoformat(deleted_at)
+        if deleted_at.tzinfo is None or resource not in RESOURCES:
+            raise ValueError("not a key of the feed")
+        return deleted_at, resource, int(pk)
+
+    def format_cursor_key(self, key):
+        deleted_at, resource, pk = key
+        return f"{deleted_at.isoformat()}|{resource}|{pk}"

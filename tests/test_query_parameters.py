@@ -1,0 +1,166 @@
+"""Query parameters are never read silently wrong: lists as generated clients send them, one value
+where one is meant, page sizes inside their documented range, cursors on every feed."""
+
+import datetime
+from http import HTTPStatus
+
+import pytest
+
+from events.models import Source
+
+from .factories import make_event, make_report, make_source
+
+pytestmark = pytest.mark.django_db
+
+
+def ids(response):
+    assert response.status_code == HTTPStatus.OK, response.json()
+    return {row["id"] for row in response.json()["results"]}
+
+
+@pytest.fixture
+def typed_events():
+    strike = make_event(type="strike")
+    deployment = make_event(type="deployment")
+    make_event(type="combat")
+    return strike, deployment
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "type__in=strike&type__in=deployment",  # repeated, as most generated clients send an array
+        "type__in=strike,deployment",  # comma-separated, the schema's canonical form
+        "type__in=strike,deployment&type__in=deployment",  # both at once
+    ],
+)
+def test_a_list_filter_takes_repeated_and_comma_separated_values_alike(api, typed_events, query):
+    strike, deployment = typed_events
+    assert ids(api.get(f"/api/events/?{query}")) == {strike.pk, deployment.pk}
+
+
+def test_ordering_is_a_list_too(api):
+    early = make_event(start_date=datetime.date(2025, 1, 1), title="b")
+    late_b = make_event(start_date=datetime.date(2025, 2, 1), title="b")
+    late_a = make_event(start_date=datetime.date(2025, 2, 1), title="a")
+    expected = [late_a.pk, late_b.pk, early.pk]
+    for query in ("ordering=-start_date,title", "ordering=-start_date&ordering=title"):
+        assert [row["id"] for row in api.get(f"/api/events/?{query}").json()["results"]] == expected
+
+
+def test_every_value_of_a_repeated_list_filter_is_checked(api, typed_events):
+    response = api.get("/api/events/?type__in=strike&type__in=bombing")
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "bombing" in str(response.json()["type__in"])
+
+
+def test_the_schema_says_lists_are_comma_separated(api):
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    parameters = {p["name"]: p for p in schema["paths"]["/api/events/"]["get"]["parameters"]}
+    assert parameters["type__in"]["style"] == "form"
+    assert parameters["type__in"]["explode"] is False
+    assert "repeated" in parameters["type__in"]["description"]
+
+
+@pytest.mark.parametrize(
+    "url, name",
+    [
+        ("/api/events/?country=UA&country=RU", "country"),
+        ("/api/events/?limit=10&limit=20", "limit"),
+        ("/api/casualty-reports/?best__gte=10&best__gte=1000", "best__gte"),
+        ("/api/events/1/?format=json&format=csv", "format"),
+        ("/api/deletions/?since=2025-01-01T00:00:00Z&since=2026-01-01T00:00:00Z", "since"),
+        ("/api/events/?cursor=&cursor=", "cursor"),
+    ],
+)
+def test_a_single_valued_parameter_sent_twice_is_a_400_naming_it(api, url, name):
+    make_event()
+    response = api.get(url)
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert list(response.json()) == [name]
+    assert "2 times" in response.json()[name][0]
+
+
+@pytest.mark.parametrize(
+    "query, name",
+    [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=-1", "limit"),
+        ("limit=", "limit"),
+        ("offset=-1", "offset"),
+    ],
+)
+def test_a_page_size_or_offset_outside_its_range_is_a_400(api, query, name):
+    make_source()
+    response = api.get(f"/api/sources/?{query}")
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert name in response.json()
+
+
+def test_the_schema_gives_the_range_that_the_server_enforces(api):
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    parameters = {p["name"]: p["schema"] for p in schema["paths"]["/api/sources/"]["get"]["parameters"]}
+    assert (parameters["limit"]["minimum"], parameters["limit"]["maximum"]) == (1, 1000)
+    assert parameters["offset"]["minimum"] == 0
+    assert ids(api.get("/api/sources/?limit=1")) == set()  # the bounds themselves are accepted
+    assert api.get("/api/sources/?limit=1000").status_code == HTTPStatus.OK
+
+
+def test_query_parameters_of_a_history_are_not_ignored(api):
+    source = make_source()
+    response = api.get(f"/api/sources/{source.pk}/history/?limit=5")
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "limit" in response.json()
+
+
+def test_the_deletions_feed_scans_by_cursor_across_lists(curator_api):
+    sources = [make_source() for _ in range(3)]
+    reports = [make_report() for _ in range(2)]
+    for record in [*sources, *reports]:
+        path = "sources" if isinstance(record, Source) else "casualty-reports"
+        assert curator_api.delete(f"/api/{path}/{record.pk}/").status_code == HTTPStatus.NO_CONTENT
+    everything = curator_api.get("/api/deletions/").json()["results"]
+    assert len(everything) == 5
+
+    seen, url = [], "/api/deletions/?cursor=&limit=2"
+    while url:
+        page = curator_api.get(url)
+        assert page.status_code == HTTPStatus.OK, page.json()
+        body = page.json()
+        assert body["count"] is None and body["previous"] is None
+        seen += body["results"]
+        url = body["next"]
+    assert seen == everything  # same rows, same order, none twice
+
+
+def test_the_deletions_feed_takes_lists_of_resources_both_ways(curator_api):
+    source, report = make_source(), make_report()
+    curator_api.delete(f"/api/sources/{source.pk}/")
+    curator_api.delete(f"/api/casualty-reports/{report.pk}/")
+    for query in ("resource=sources,casualty-reports", "resource=sources&resource=casualty-reports"):
+        rows = curator_api.get(f"/api/deletions/?{query}").json()["results"]
+        assert {row["resource"] for row in rows} == {"sources", "casualty-reports"}
+    rows = curator_api.get("/api/deletions/?resource=sources").json()["results"]
+    assert [row["resource"] for row in rows] == ["sources"]
+
+
+@pytest.mark.parametrize("cursor", ["bm90LWEta2V5", "!!", "MTIz"])
+def test_a_cursor_no_page_gave_is_a_400(api, cursor):
+    response = api.get(f"/api/deletions/?cursor={cursor}")
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "cursor" in response.json()
+
+
+def test_a_record_cursor_still_pages_by_id(api):
+    first, second = make_source(), make_source()
+    page = api.get("/api/sources/?cursor=&limit=1").json()
+    assert [row["id"] for row in page["results"]] == [first.pk]
+    assert [row["id"] for row in api.get(page["next"]).json()["results"]] == [second.pk]
+
+
+def test_deletions_since_a_time_still_filter(curator_api):
+    source = make_source()
+    curator_api.delete(f"/api/sources/{source.pk}/")
+    later = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    assert curator_api.get(f"/api/deletions/?since={later}").json()["results"] == []
