@@ -4,6 +4,11 @@ from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from . import openapi_conformance
+
+# Every API response a test receives is checked against the schema (see openapi_conformance).
+openapi_conformance.install()
+
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
