@@ -335,6 +335,13 @@ def start_the_service():
     return output.getvalue()
 
 
+def read(api, path):
+    """A detail or a history, which take no list parameters."""
+    response = api.get(path)
+    assert response.status_code == HTTPStatus.OK, response.content
+    return response.json()
+
+
 def record_counts():
     return {model._meta.label: model.objects.count() for model in historied_models()}
 
@@ -352,7 +359,7 @@ def test_the_first_start_loads_the_seed_with_a_created_entry_for_every_record(db
         created = model.history.filter(history_type="+")
         assert sorted(created.values_list("id", flat=True)) == sorted(model.objects.values_list("pk", flat=True))
         assert model.history.count() == created.count()
-    entries = get(api, "/api/casualty-reports/1/history/")
+    entries = read(api, "/api/casualty-reports/1/history/")
     assert {(entry["record"], entry["action"]) for entry in entries} == {
         ("casualtyreport", "created"),
         ("citation", "created"),
@@ -373,9 +380,9 @@ def test_a_second_start_keeps_a_curators_edit_its_history_and_its_sync(db, api, 
 
     output = start_the_service()
 
-    report = get(api, url)
+    report = read(api, url)
     assert (report["credibility"], report["description"]) == (2, "Revised by a curator.")
-    entries = get(api, f"{url}history/")
+    entries = read(api, f"{url}history/")
     assert [entry["action"] for entry in entries].count("changed") == 1
     latest = entries[0]
     assert (latest["action"], latest["user"]) == ("changed", "curator")
