@@ -75,39 +75,40 @@ GEOJSON_FEATURE = {
         "properties": {"type": "object", "additionalProperties": True},
     },
 }
-# Exports answer in their own formats; these describe them in place of the JSON shapes.
-EXPORT_SCHEMAS = {
-    "text/csv": (
-        {"type": "string", "description": "CSV with a header row; one row per record, nested lists joined by `; `."},
-    )
-    * 2,
-    "application/geo+json": (
-        {
-            "type": "object",
-            "description": "A GeoJSON FeatureCollection of every matching event (all pages unless `limit` is given).",
-            "required": ["type", "features"],
-            "properties": {
-                "type": {"type": "string", "enum": ["FeatureCollection"]},
-                "features": {"type": "array", "items": GEOJSON_FEATURE},
-            },
-        },
-        GEOJSON_FEATURE,
-    ),
-    "application/stix+json": (
-        {
-            "type": "object",
-            "description": "A STIX 2.1 bundle of one page; the next and previous pages are in the Link header.",
-            "required": ["type", "id", "objects"],
-            "properties": {
-                "type": {"type": "string", "enum": ["bundle"]},
-                "id": {"type": "string"},
-                "objects": {"type": "array", "items": {"type": "object", "additionalProperties": True}},
-            },
-        },
-    )
-    * 2,
+STIX_BUNDLE = {
+    "type": "object",
+    "description": "A STIX 2.1 bundle of one page; the next and previous pages are in the Link header.",
+    "required": ["type", "id", "objects"],
+    "properties": {
+        "type": {"type": "string", "enum": ["bundle"]},
+        "id": {"type": "string"},
+        "objects": {"type": "array", "items": {"type": "object", "additionalProperties": True}},
+    },
 }
-
+# Exports answer in their own formats; these describe them in place of the JSON shapes, as
+# (component name, schema) for a list and for one record.
+CSV_SCHEMA = {"type": "string", "description": "CSV with a header row; one row per record (see the README)."}
+EXPORT_SCHEMAS = {
+    "text/csv": ((None, CSV_SCHEMA), (None, CSV_SCHEMA)),
+    "application/geo+json": (
+        (
+            "GeoJSONFeatureCollection",
+            {
+                "type": "object",
+                "description": (
+                    "A GeoJSON FeatureCollection of every matching event (all pages unless `limit` is given)."
+                ),
+                "required": ["type", "features"],
+                "properties": {
+                    "type": {"type": "string", "enum": ["FeatureCollection"]},
+                    "features": {"type": "array", "items": {"$ref": "#/components/schemas/GeoJSONFeature"}},
+                },
+            },
+        ),
+        ("GeoJSONFeature", GEOJSON_FEATURE),
+    ),
+    "application/stix+json": (("STIXBundle", STIX_BUNDLE), ("STIXBundle", STIX_BUNDLE)),
+}
 
 SAFE_METHODS = frozenset(permissions.SAFE_METHODS)
 
@@ -155,15 +156,17 @@ class AutoSchema(BaseAutoSchema):
         return SUMMARIES[action].format(a=article(name), name=name, plural=plural)
 
     def get_auth(self):
-        """Writes need a token or a session; reads that anonymous clients may make say so (``{}``)."""
-        auths = super().get_auth()
-        anonymous_reads = any(
-            isinstance(permission, permissions.DjangoModelPermissionsOrAnonReadOnly)
+        """Writes need a token or a session. An operation anyone may call declares no security at
+        all: ``[{}, token, session]`` would say the same, but client generators read any security
+        requirement as "credentials required" and would demand a token to read."""
+        open_to_anyone = any(
+            isinstance(permission, permissions.AllowAny)
+            or (
+                isinstance(permission, permissions.DjangoModelPermissionsOrAnonReadOnly) and self.method in SAFE_METHODS
+            )
             for permission in self.view.get_permissions()
         )
-        if anonymous_reads and self.method in SAFE_METHODS and {} not in auths:
-            auths.append({})
-        return auths
+        return [] if open_to_anyone else super().get_auth()
 
     def get_override_parameters(self):
         parameters = list(super().get_override_parameters())
@@ -258,7 +261,9 @@ class AutoSchema(BaseAutoSchema):
             for media_type, content in response.get("content", {}).items():
                 if media_type in EXPORT_SCHEMAS:
                     list_schema, detail_schema = EXPORT_SCHEMAS[media_type]
-                    content["schema"] = list_schema if self._is_list_view() else detail_schema
+                    content["schema"] = self._component(*(list_schema if self._is_list_view() else detail_schema))
+        if "GeoJSONFeatureCollection" in str(responses):
+            self._component("GeoJSONFeature", GEOJSON_FEATURE)
         error = self._error_ref()
         has_id = "{id}" in self.path
         errors = {
@@ -266,7 +271,10 @@ class AutoSchema(BaseAutoSchema):
             "503": (error, "The database is unavailable; retry after the Retry-After header."),
             "406": (error, "None of the media types in the Accept header is offered here."),
         }
-        errors["400"] = (VALIDATION_ERRORS, "Bad input: an unknown or malformed parameter or field.")
+        errors["400"] = (
+            self._component("ValidationError", VALIDATION_ERRORS),
+            "Bad input: an unknown or malformed parameter or field.",
+        )
         errors["401"] = (
             error,
             "Not authenticated: send a valid token or log in."
@@ -279,9 +287,12 @@ class AutoSchema(BaseAutoSchema):
             errors["304"] = (None, "Not modified: the record still has the ETag sent in If-None-Match.")
         if self.method in WRITE_METHODS:
             errors["403"] = (error, "The user lacks the model's permission.")
-            errors["409"] = (CONFLICT, "The database refused the change, e.g. a record still referenced.")
+            errors["409"] = (
+                self._component("Conflict", CONFLICT),
+                "The database refused the change, e.g. a record still referenced.",
+            )
             if self.method != "DELETE":
-                errors["415"] = (error, "The body's Content-Type is not JSON, a form or multipart, or is malformed.")
+                errors["415"] = (error, "The body's Content-Type is not one the API reads: send application/json.")
             if has_id:
                 errors["412"] = (error, "The record changed since the ETag sent in If-Match.")
         for code, (schema, description) in errors.items():
@@ -319,6 +330,14 @@ class AutoSchema(BaseAutoSchema):
     def _is_record_view(self):
         return hasattr(self.view, "get_queryset") and getattr(self.view, "filterset_class", None) is not None
 
+    def _component(self, name, schema):
+        """A reference to the component ``name`` holding ``schema``; ``schema`` itself if unnamed."""
+        if name is None:
+            return schema
+        component = ResolvedComponent(name=name, type=ResolvedComponent.SCHEMA, object=name, schema=schema)
+        self.registry.register_on_missing(component)
+        return component.ref
+
     def _error_ref(self):
         component = self.resolve_serializer(ErrorSerializer, "response")
         assert isinstance(component, ResolvedComponent)
@@ -351,6 +370,7 @@ def postprocess_schema(result, generator, request, public):
         for operation in path_item.values():
             for parameter in operation.get("parameters", []):
                 _refer_to_enum(parameter, by_values)
+                _name_orderings(parameter)
     for name, schema in enums.items():
         names = _enum_varnames(name, schema["enum"])
         if names:
@@ -376,6 +396,15 @@ def _refer_to_enum(parameter, by_values):
         schema["items"] = reference
     # The component lists the values and what they mean; the parameter says what it filters.
     parameter["description"] = parameter.get("description", "").partition("\n\n* `")[0]
+
+
+def _name_orderings(parameter):
+    """``-start_date`` is ``START_DATE_DESC`` in client code."""
+    items = parameter.get("schema", {}).get("items", {})
+    if parameter["name"] == "ordering" and "enum" in items:
+        items["x-enum-varnames"] = [
+            value.lstrip("-").upper() + ("_DESC" if value.startswith("-") else "") for value in items["enum"]
+        ]
 
 
 def _enum_varnames(name, values):
