@@ -6,7 +6,7 @@ from operator import or_
 
 import django_filters as filters
 from django import forms
-from django.db import connections, models
+from django.db import connection, connections, models
 from django.db.models import BooleanField, Exists, F, OuterRef, Q
 from django.db.models.expressions import RawSQL
 from django_filters.constants import EMPTY_VALUES
@@ -234,6 +234,12 @@ class BaseFilterSet(filters.FilterSet):
         if filter_ is not None:
             # Replaces django-filter's "Multiple values may be separated by commas." too.
             filter_.extra["help_text"] = describe_lookup(cls._meta.model, field, filter_.lookup_expr)
+            if isinstance(filter_, filters.NumberFilter) and isinstance(field, models.IntegerField):
+                # A figure outside what the column can hold is a 400, not a query that Django
+                # would have to refuse to compile.
+                minimum, maximum = connection.ops.integer_field_range(field.get_internal_type())
+                filter_.extra.setdefault("min_value", minimum)
+                filter_.extra.setdefault("max_value", maximum)
         return filter_
 
     @classmethod

@@ -21,6 +21,8 @@ from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotF
 
 # Pages about the API rather than of it.
 UNDOCUMENTED = ("/api/schema/", "/api/docs/", "/api/redoc/")
+# The browsable API's pages are for people and stay out of the schema.
+BROWSABLE = "text/html"
 
 
 def _text(body, **parameters):  # parameters of the media type: charset, version
@@ -72,6 +74,7 @@ def check(response):
         getattr(_unchecked, "active", False)
         or not request.path.startswith("/api/")
         or request.path.startswith(UNDOCUMENTED)
+        or response.get("Content-Type", "").startswith(BROWSABLE)
     ):
         return
     try:

@@ -166,7 +166,11 @@ def test_stix_export_of_claims_and_of_one_record(api):
     assert len(notes) == 1
     extension = next(iter(notes[0]["extensions"].values()))
     assert extension["best"] == 4000
-    assert len(stix_objects(api.get(f"/api/casualty-reports/{report.pk}/?format=stix"), "note")) == 1
+    one = api.get(f"/api/casualty-reports/{report.pk}/?format=stix")
+    assert len(stix_objects(one, "note")) == 1
+    assert one["ETag"] == api.get(f"/api/casualty-reports/{report.pk}/")["ETag"]
+    again = api.get(f"/api/casualty-reports/{report.pk}/?format=stix", HTTP_IF_NONE_MATCH=one["ETag"])
+    assert again.status_code == HTTPStatus.NOT_MODIFIED
     assert api.get("/api/sources/?format=stix").status_code == HTTPStatus.BAD_REQUEST
 
 

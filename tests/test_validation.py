@@ -164,3 +164,117 @@ def test_malformed_json_is_a_400(curator_api):
     response = curator_api.post("/api/sources/", "{not json", content_type="application/json")
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert "detail" in response.json()
+
+
+UNIT = {"name": "x", "country": "KP", "echelon": "brigade"}
+
+
+@pytest.mark.parametrize(
+    "endpoint, body, field, problem",
+    [
+        ("/api/units/", {**UNIT, "country": {}}, "country", "Expected a string."),
+        ("/api/units/", {**UNIT, "name": 0}, "name", "Expected a string."),
+        ("/api/units/", {**UNIT, "strength_best": "3000"}, "strength_best", "Expected a whole number."),
+        ("/api/units/", {**UNIT, "strength_best": True}, "strength_best", "Expected a whole number."),
+        ("/api/units/", {**UNIT, "parent": "1"}, "parent", "Expected a whole number."),
+        ("/api/units/", {**UNIT, "aliases": ["Storm", 3]}, "aliases", {"1": ["Expected a string."]}),
+        ("/api/events/", {**EVENT, "expected": "yes"}, "expected", "Expected true or false."),
+        ("/api/events/", {**EVENT, "latitude": "51.7", "longitude": 35.2}, "latitude", "Expected a number."),
+        ("/api/events/", {**EVENT, "citations": {"source": 1}}, "citations", "Expected a list."),
+        (
+            "/api/casualty-reports/",
+            {**REPORT, "best": 1, "credibility": "3"},
+            "credibility",
+            "Expected a whole number.",
+        ),
+    ],
+)
+def test_a_json_value_of_the_wrong_type_is_a_400_not_a_guess(curator_api, endpoint, body, field, problem):
+    make_unit()
+    response = curator_api.post(endpoint, body, format="json")
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    errors = response.json()[field]
+    assert (errors if isinstance(problem, dict) else errors[0]) == problem
+    assert not Unit.objects.filter(name="x").exists()
+
+
+def test_whole_numbers_written_as_floats_are_whole_numbers(curator_api):
+    response = curator_api.post("/api/units/", {**UNIT, "strength_best": 3000.0}, format="json")
+    assert response.status_code == HTTPStatus.CREATED, response.json()
+    assert response.json()["strength_best"] == 3000
+
+
+def test_a_new_inline_item_in_a_patch_needs_its_required_fields(curator_api):
+    event = make_event(units=[make_unit()])
+    response = curator_api.patch(
+        f"/api/events/{event.pk}/", {"units": [{"role": "participant"}], "citations": [{}]}, format="json"
+    )
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json() == {
+        "units": {"0": {"unit": ["This field is required."]}},
+        "citations": {"0": {"source": ["This field is required."], "role": ["This field is required."]}},
+    }
+    assert event.event_units.count() == 1
+
+
+def test_an_inline_item_of_another_record_is_a_400(curator_api):
+    event, other = make_event(units=[make_unit()]), make_event(units=[make_unit()])
+    link = other.event_units.get()
+    response = curator_api.patch(
+        f"/api/events/{event.pk}/", {"units": [{"id": link.pk, "role": "participant"}]}, format="json"
+    )
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "not one of this record's" in str(response.json()["units"])
+
+
+def test_an_inline_update_may_leave_out_what_it_keeps(curator_api):
+    unit = make_unit()
+    event = make_event(units=[unit])
+    link = event.event_units.get()
+    response = curator_api.patch(
+        f"/api/events/{event.pk}/", {"units": [{"id": link.pk, "role": "target"}]}, format="json"
+    )
+    assert response.status_code == HTTPStatus.OK, response.json()
+    assert [(u["unit"]["id"], u["role"]) for u in response.json()["units"]] == [(unit.pk, "target")]
+
+
+@pytest.mark.parametrize(
+    "query, name",
+    [
+        ("modified_since=", "modified_since"),
+        ("country=", "country"),
+        ("type__in=", "type__in"),
+        ("start_date__gte=", "start_date__gte"),
+        ("bbox=", "bbox"),
+        ("unit=", "unit"),
+        ("has_coordinates=", "has_coordinates"),
+        ("format=", "format"),
+    ],
+)
+def test_an_empty_typed_parameter_is_a_400(api, query, name):
+    make_event()
+    response = api.get(f"/api/events/?{query}")
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert name in response.json()
+
+
+def test_an_empty_text_parameter_filters_nothing(api):
+    event = make_event()
+    response = api.get("/api/events/?q=&admin1__icontains=")
+    assert response.status_code == HTTPStatus.OK
+    assert [row["id"] for row in response.json()["results"]] == [event.pk]
+
+
+def test_the_browsable_apis_filter_form_may_leave_fields_empty(api):
+    event = make_event()
+    response = api.get("/api/events/?country=&type__in=&start_date__gte=&q=", HTTP_ACCEPT="text/html")
+    assert response.status_code == HTTPStatus.OK
+    assert f"/api/events/{event.pk}/" in response.content.decode()
+
+
+@pytest.mark.parametrize("query", ["low=-1", "best__gte=-28409", "high__lte=99999999999999999999"])
+def test_a_figure_no_column_can_hold_is_a_400(api, query):
+    make_report()
+    response = api.get(f"/api/casualty-reports/?{query}")
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert query.split("=")[0] in response.json()

@@ -79,12 +79,16 @@ class ConditionalRequestMixin:
         if updated_at is None:
             raise NotFound()
         etag = etag_of(queryset.model, pk, updated_at)
-        if etag in _listed(request.headers.get("If-None-Match", "")):
+        if self.unmodified(etag):
             return Response(status=HTTPStatus.NOT_MODIFIED, headers={"ETag": etag})
         rows = self.records([pk])
         if not rows:  # deleted in between
             raise NotFound()
         return Response(rows[0], headers={"ETag": etag})
+
+    def unmodified(self, etag):
+        """Whether the client holds this version already (``If-None-Match``)."""
+        return etag in _listed(self.request.headers.get("If-None-Match", ""))
 
     def update(self, request, *args, **kwargs):
         with transaction.atomic():

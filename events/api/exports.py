@@ -8,6 +8,7 @@ exported. ``?format=stix`` on events and casualty reports gives one page as a ST
 
 import csv
 import json
+from http import HTTPStatus
 
 from django.http import StreamingHttpResponse
 from django.utils.text import slugify
@@ -18,6 +19,7 @@ from rest_framework.serializers import ListSerializer
 
 from ..models import Event
 from ..stix import stix_bundle
+from .conditional import etag_for
 from .copy import copy_csv
 from .csvformat import LIST_SEPARATOR, csv_timestamp, escape_name, list_ids_column
 from .fields import NestedRelatedField
@@ -154,8 +156,11 @@ class ExportMixin:
         if request.accepted_renderer.format != "stix":
             return super().retrieve(request, *args, **kwargs)
         obj = self.get_object()
+        etag = etag_for(obj)
+        if self.unmodified(etag):
+            return Response(status=HTTPStatus.NOT_MODIFIED, headers={"ETag": etag})
         argument = "events" if isinstance(obj, Event) else "casualty_reports"
-        return Response(stix_bundle(**{argument: [obj]}), content_type=STIX_CONTENT_TYPE)
+        return Response(stix_bundle(**{argument: [obj]}), content_type=STIX_CONTENT_TYPE, headers={"ETag": etag})
 
     def _stix_page(self, request):
         """One page of the list as a STIX 2.1 bundle; the next and previous pages go in a Link header."""

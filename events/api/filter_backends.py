@@ -1,3 +1,4 @@
+from django import forms
 from django_filters import utils
 from django_filters.filters import BaseCSVFilter
 from django_filters.rest_framework import DjangoFilterBackend
@@ -46,6 +47,23 @@ def list_filters(filterset_class) -> frozenset[str]:
     )
 
 
+def typed_filters(filterset_class) -> frozenset[str]:
+    """The filters whose value is not free text (a date, a number, a choice, an id, a box)."""
+    if filterset_class is None:
+        return frozenset()
+    return frozenset(
+        name
+        for name, filter_ in filterset_class.base_filters.items()
+        if not issubclass(filter_.field_class, forms.CharField)
+    )
+
+
+def from_html_form(request) -> bool:
+    """A request of the browsable API's filter form, which sends every field, filled or not."""
+    renderer = getattr(request, "accepted_renderer", None)
+    return getattr(renderer, "format", None) == "api"
+
+
 class StrictDjangoFilterBackend(DjangoFilterBackend):
     """Rejects query parameters that no filter understands, and single values given twice.
 
@@ -61,6 +79,20 @@ class StrictDjangoFilterBackend(DjangoFilterBackend):
         if filterset_class is not None:
             allowed.update(filterset_class.base_filters)
         check_query_parameters(request, allowed, lists=list_filters(filterset_class))
+        if not from_html_form(request):
+            # An empty date, number or choice is no value at all; reading it as "no filter" would
+            # answer a question the client did not ask.
+            params = request.query_params
+            empty = sorted(
+                name for name in typed_filters(filterset_class) & set(params) if not any(params.getlist(name))
+            )
+            if empty:
+                raise ValidationError(
+                    {
+                        name: ["An empty value; give one, or leave the parameter out to not filter by it."]
+                        for name in empty
+                    }
+                )
         filterset = self.get_filterset(request, queryset, view)
         if filterset is None:
             return queryset

@@ -7,6 +7,7 @@ carries is required; enums shared by several fields and parameters are one compo
 with names for client code (``x-enum-varnames``).
 """
 
+import copy
 import inspect
 
 from django.db.models import Choices
@@ -62,13 +63,13 @@ GEOJSON_FEATURE = {
     "description": "A GeoJSON Feature (RFC 7946): the record's columns as properties, a Point or null geometry.",
     "required": ["type", "geometry", "properties"],
     "properties": {
-        "type": {"type": "string", "enum": ["Feature"]},
+        "type": {"type": "string", "const": "Feature"},
         "id": {"type": "integer"},
         "geometry": {
             "type": ["object", "null"],
             "required": ["type", "coordinates"],
             "properties": {
-                "type": {"type": "string", "enum": ["Point"]},
+                "type": {"type": "string", "const": "Point"},
                 "coordinates": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
             },
         },
@@ -80,7 +81,7 @@ STIX_BUNDLE = {
     "description": "A STIX 2.1 bundle of one page; the next and previous pages are in the Link header.",
     "required": ["type", "id", "objects"],
     "properties": {
-        "type": {"type": "string", "enum": ["bundle"]},
+        "type": {"type": "string", "const": "bundle"},
         "id": {"type": "string"},
         "objects": {"type": "array", "items": {"type": "object", "additionalProperties": True}},
     },
@@ -100,7 +101,7 @@ EXPORT_SCHEMAS = {
                 ),
                 "required": ["type", "features"],
                 "properties": {
-                    "type": {"type": "string", "enum": ["FeatureCollection"]},
+                    "type": {"type": "string", "const": "FeatureCollection"},
                     "features": {"type": "array", "items": {"$ref": "#/components/schemas/GeoJSONFeature"}},
                 },
             },
@@ -200,8 +201,12 @@ class AutoSchema(BaseAutoSchema):
         filters = filterset_class.base_filters if filterset_class is not None else {}
         for parameter in parameters:
             filter_ = filters.get(parameter["name"])
-            if not parameter.get("description") and filter_ is not None:
-                parameter["description"] = str(filter_.extra.get("help_text") or filter_.label or "")
+            if filter_ is not None:
+                if not parameter.get("description"):
+                    parameter["description"] = str(filter_.extra.get("help_text") or filter_.label or "")
+                for bound, keyword in (("minimum", "min_value"), ("maximum", "max_value")):
+                    if filter_.extra.get(keyword) is not None:
+                        parameter["schema"][bound] = filter_.extra[keyword]
             self._add_pattern(parameter)
         return parameters
 
@@ -302,7 +307,7 @@ class AutoSchema(BaseAutoSchema):
             responses.setdefault(code, response)
         for code, headers in self._response_headers(has_id).items():
             if code in responses:
-                responses[code].setdefault("headers", {}).update(headers)
+                responses[code].setdefault("headers", {}).update(copy.deepcopy(headers))
         return responses
 
     def _response_headers(self, has_id):
@@ -333,8 +338,12 @@ class AutoSchema(BaseAutoSchema):
     def _component(self, name, schema):
         """A reference to the component ``name`` holding ``schema``; ``schema`` itself if unnamed."""
         if name is None:
-            return schema
-        component = ResolvedComponent(name=name, type=ResolvedComponent.SCHEMA, object=name, schema=schema)
+            return copy.deepcopy(schema)
+        # A copy: the post-processing hooks rewrite components in place, and the next schema
+        # generation must start from the constants as written.
+        component = ResolvedComponent(
+            name=name, type=ResolvedComponent.SCHEMA, object=name, schema=copy.deepcopy(schema)
+        )
         self.registry.register_on_missing(component)
         return component.ref
 

@@ -45,7 +45,59 @@ class EventBriefSerializer(CountryFieldMixin, serializers.ModelSerializer):
 # Base classes.
 
 
-class ValidatedModelSerializer(CountryFieldMixin, serializers.ModelSerializer):
+def json_type_problem(field, value):
+    """What is wrong with the JSON type of ``value`` for ``field``, or None.
+
+    DRF reads ``"12"`` as 12, ``0`` as ``"0"`` and ``{}`` as a blank country; a JSON client that
+    sends the wrong type has a bug the API should name, not guess around.
+    """
+    if value is None:
+        return None  # whether null is allowed is the field's own check
+    if isinstance(field, serializers.ListSerializer | serializers.ListField):
+        if not isinstance(value, list):
+            return "Expected a list."
+        child = getattr(field, "child", None)
+        problems = {index: json_type_problem(child, item) for index, item in enumerate(value)} if child else {}
+        return {index: [problem] for index, problem in problems.items() if problem} or None
+    if isinstance(field, serializers.BaseSerializer):
+        return None if isinstance(value, dict) else "Expected an object."
+    if isinstance(field, serializers.BooleanField):
+        return None if isinstance(value, bool) else "Expected true or false."
+    if isinstance(field, serializers.ChoiceField) and field.choices and all(isinstance(c, int) for c in field.choices):
+        return None if _is_whole_number(value) else "Expected a whole number."
+    if isinstance(field, serializers.IntegerField | serializers.PrimaryKeyRelatedField):
+        return None if _is_whole_number(value) else "Expected a whole number."
+    if isinstance(field, serializers.FloatField | serializers.DecimalField):
+        return None if isinstance(value, int | float) and not isinstance(value, bool) else "Expected a number."
+    if isinstance(field, serializers.CharField | serializers.ChoiceField | serializers.DateField):
+        return None if isinstance(value, str) else "Expected a string."
+    if isinstance(field, serializers.DateTimeField):
+        return None if isinstance(value, str) else "Expected a string."
+    return None
+
+
+def _is_whole_number(value):
+    return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float) and value.is_integer())
+
+
+class JSONTypesMixin:
+    """Checks the JSON type of every field of a JSON body before DRF converts it (see
+    ``json_type_problem``). Forms, as the browsable API posts them, carry only strings."""
+
+    def to_internal_value(self, data):
+        request = self.context.get("request")
+        if isinstance(data, dict) and getattr(request, "content_type", "").startswith("application/json"):
+            problems = {}
+            for field in self._writable_fields:
+                problem = json_type_problem(field, data.get(field.field_name))
+                if problem:
+                    problems[field.field_name] = problem if isinstance(problem, dict) else [problem]
+            if problems:
+                raise serializers.ValidationError(problems)
+        return super().to_internal_value(data)
+
+
+class ValidatedModelSerializer(JSONTypesMixin, CountryFieldMixin, serializers.ModelSerializer):
     """Runs the model's ``clean()`` so the API enforces the same rules as the admin.
 
     Errors come back keyed by field (``{"high": ["The figure high (10) is less than ..."]}``),
@@ -123,17 +175,31 @@ class NestedWriteSerializer(ValidatedModelSerializer):
         return instance
 
     def validate_nested_ids(self, name, items):
-        """An ``id`` in an inline list must be one of this record's own children."""
+        """An ``id`` in an inline list must be one of this record's own children, and an item
+        without one is a new child: it needs every required field, even in a PATCH."""
         if self.instance is None:
             own = set()
         else:
             related_name, _ = self.nested_fields[name]
             own = set(getattr(self.instance, related_name).values_list("pk", flat=True))
-        for item in items:
+        child = next(field for field in self.fields.values() if field.source == name).child
+        required = [field for field in child._writable_fields if field.required and field.field_name != "id"]
+        missing = {}
+        for index, item in enumerate(items):
             if "id" in item and item["id"] not in own:
                 raise serializers.ValidationError(
                     f"Item id {item['id']} is not one of this record's {name}; leave out the id to add a new one."
                 )
+            if "id" not in item:
+                absent = {
+                    field.field_name: [field.error_messages["required"]]
+                    for field in required
+                    if field.source not in item
+                }
+                if absent:
+                    missing[index] = absent
+        if missing:
+            raise serializers.ValidationError(missing)
         return items
 
 
@@ -160,7 +226,7 @@ class ClaimStatusMixin(serializers.Serializer):
 # Inline children.
 
 
-class CitationSerializer(serializers.ModelSerializer):
+class CitationSerializer(JSONTypesMixin, serializers.ModelSerializer):
     id = serializers.IntegerField(
         required=False, help_text="Id of an existing citation to update; leave out to add a new citation."
     )
@@ -175,7 +241,7 @@ class CitationSerializer(serializers.ModelSerializer):
         fields = ("id", "source", "role", "url", "title", "published_date", "accessed_date", "archive_url", "quote")
 
 
-class EventUnitSerializer(serializers.ModelSerializer):
+class EventUnitSerializer(JSONTypesMixin, serializers.ModelSerializer):
     id = serializers.IntegerField(
         required=False, help_text="Id of an existing unit link to update; leave out to add a new one."
     )
@@ -292,13 +358,17 @@ class EventSerializer(ClaimStatusMixin, NestedWriteSerializer):
         )
 
     def validate_units(self, items):
+        items = self.validate_nested_ids("event_units", items)
+        stored = {} if self.instance is None else {link.pk: link for link in self.instance.event_units.all()}
         seen = set()
         for item in items:
-            key = (item["unit"].pk, item.get("role", EventUnit._meta.get_field("role").default))
-            if key in seen:
-                raise serializers.ValidationError(f"Unit {key[0]} is listed twice with the role {key[1]!r}.")
-            seen.add(key)
-        return self.validate_nested_ids("event_units", items)
+            current = stored.get(item.get("id"))  # an update may leave out what it keeps
+            unit = item["unit"].pk if "unit" in item else current.unit_id
+            role = item.get("role", current.role if current else EventUnit._meta.get_field("role").default)
+            if (unit, role) in seen:
+                raise serializers.ValidationError(f"Unit {unit} is listed twice with the role {role!r}.")
+            seen.add((unit, role))
+        return items
 
     def validate_citations(self, items):
         return self.validate_nested_ids("citations", items)
