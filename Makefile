@@ -19,8 +19,11 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+# The schema's linters come from npm (tests/lint); without npm their tests are skipped.
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt tests/lint/package-lock.json
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	@if command -v npm >/dev/null; then npm ci --prefix tests/lint --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the schema lint tests will be skipped"; fi
 	touch $@
 
 run: install

@@ -132,6 +132,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["OPTIONS"].setdefault(
         "prepare_threshold", None if _prepare_threshold.lower() in {"", "off", "none"} else int(_prepare_threshold)
     )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several workers (or runserver's threads) write at once. A write transaction takes the
+    # lock when it begins, so a second writer waits for it (up to the timeout) instead of
+    # failing with "database is locked" when it tries to upgrade a read lock; WAL lets reads go
+    # on during a write.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": int(os.environ.get("DATABASE_SQLITE_TIMEOUT", "20")),
+            "init_command": "PRAGMA journal_mode=WAL;",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -211,6 +223,18 @@ SPECTACULAR_SETTINGS = {
         "parameter repeated."
     ),
     "VERSION": "1.0.0",
+    # Relative: the schema describes whichever host serves it.
+    "SERVERS": [{"url": "/", "description": "The service that serves this schema."}],
+    "TAGS": [
+        {"name": "sources", "description": "Who says things, with the reliability of each."},
+        {"name": "units", "description": "Military formations, in a hierarchy of any depth."},
+        {"name": "events", "description": "What happened, where and when, with the units involved and the sources."},
+        {"name": "casualty-reports", "description": "Claims about losses, each attributed to its sources."},
+        {"name": "casualty-report-links", "description": "One casualty claim confirming or disputing another."},
+        {"name": "event-links", "description": "One event report confirming or disputing another."},
+        {"name": "deletions", "description": "What was deleted since a time, for mirrors."},
+        {"name": "auth", "description": "API tokens for applications."},
+    ],
     # OpenAPI 3.1 is JSON Schema: a null foreign key is `oneOf: [<brief object>, null]`, which
     # strict validators and client generators read the same way.
     "OAS_VERSION": "3.1.0",
