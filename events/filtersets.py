@@ -19,6 +19,8 @@ from .models import CasualtyReport, CasualtyReportLink, Citation, Event, EventLi
 from .selectors import as_known_at, unit_subtree_ids
 
 CHOICE_LOOKUPS = ["exact", "in"]
+# Ids are BigAutoFields: 1 to 2**63 - 1.
+MAX_ID = 2**63 - 1
 RANGE_LOOKUPS = ["exact", "gte", "lte"]
 
 
@@ -234,7 +236,7 @@ class BaseFilterSet(filters.FilterSet):
         if filter_ is not None:
             # Replaces django-filter's "Multiple values may be separated by commas." too.
             filter_.extra["help_text"] = describe_lookup(cls._meta.model, field, filter_.lookup_expr)
-            if isinstance(filter_, filters.NumberFilter) and isinstance(field, models.IntegerField):
+            if isinstance(filter_, IntegerFilter) and isinstance(field, models.IntegerField):
                 # A figure outside what the column can hold is a 400, not a query that Django
                 # would have to refuse to compile.
                 minimum, maximum = connection.ops.integer_field_range(field.get_internal_type())
@@ -253,6 +255,8 @@ class BaseFilterSet(filters.FilterSet):
         filter_class = {filters.BooleanFilter: BooleanFilter, filters.ChoiceFilter: ChoiceFilter}.get(
             filter_class, filter_class
         )
+        if filter_class is filters.NumberFilter and isinstance(field, models.IntegerField):
+            filter_class = IntegerFilter  # a figure is a whole number: 0.5 is a 400, not 0
         return filter_class, params
 
     @classmethod
@@ -538,7 +542,9 @@ class ClaimLinkFilterSet(BaseFilterSet):
 
     search_fields = ("quote", "title")
 
-    claim = IntegerFilter(method="filter_claim", help_text="Links from or to this claim.")
+    claim = IntegerFilter(
+        method="filter_claim", min_value=1, max_value=MAX_ID, help_text="Links from or to the claim with this id."
+    )
     ordering = OrderingFilter(fields=("published_date", "relation", "created_at", "updated_at"))
 
     class Meta:

@@ -47,6 +47,8 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
 
     default_limit = 50
     max_limit = 1000
+    # Past any table this service holds; a larger offset would overflow the database's integers.
+    max_offset = 2**31 - 1
     cursor_query_param = "cursor"
     _counted_sql = None  # (sql, params) of the list, when the page's query counted it
 
@@ -220,7 +222,7 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         return self._parse(request, self.limit_query_param, self.default_limit, 1, self.max_limit)
 
     def get_offset(self, request):
-        return self._parse(request, self.offset_query_param, 0, 0)
+        return self._parse(request, self.offset_query_param, 0, 0, self.max_offset)
 
     def get_paginated_response_schema(self, schema):
         page_link = {"type": ["string", "null"], "format": "uri"}
@@ -256,7 +258,7 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
                 parameter["schema"].update({"minimum": 1, "maximum": self.max_limit})
             elif parameter["name"] == self.offset_query_param:
                 parameter["description"] = "Number of results to skip: the page starts after this many rows."
-                parameter["schema"]["minimum"] = 0
+                parameter["schema"].update({"minimum": 0, "maximum": self.max_offset})
         parameters.append(
             {
                 "name": self.cursor_query_param,

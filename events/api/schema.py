@@ -12,6 +12,7 @@ import inspect
 
 from django.db.models import Choices
 from django.utils.module_loading import import_string
+from django_filters.filters import ModelChoiceFilter
 from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
 from drf_spectacular.plumbing import ResolvedComponent, get_override
 from drf_spectacular.settings import spectacular_settings
@@ -19,7 +20,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import permissions, serializers
 
-from ..filtersets import article
+from ..filtersets import MAX_ID, article
 from .fields import RecordURLField
 
 
@@ -207,6 +208,10 @@ class AutoSchema(BaseAutoSchema):
                 for bound, keyword in (("minimum", "min_value"), ("maximum", "max_value")):
                     if filter_.extra.get(keyword) is not None:
                         parameter["schema"][bound] = filter_.extra[keyword]
+                if isinstance(filter_, ModelChoiceFilter):  # a record's id
+                    parameter["schema"].update(minimum=1, maximum=MAX_ID)
+                if parameter["schema"].get("type") == "array":
+                    parameter["schema"]["minItems"] = 1  # an empty list is a 400
             self._add_pattern(parameter)
         return parameters
 
@@ -234,6 +239,11 @@ class AutoSchema(BaseAutoSchema):
 
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)
+        for field in schema["properties"].values():
+            # drf-spectacular writes a blank-able URL as oneOf [uri, empty string]; a validator
+            # that does not assert formats finds an empty string matches both, which oneOf forbids.
+            if any(option.get("maxLength") == 0 for option in field.get("oneOf", [])):
+                field["anyOf"] = field.pop("oneOf")
         if direction == "response":
             # Every representation carries all its fields, null or empty when there is nothing to say.
             schema["required"] = sorted(
@@ -251,10 +261,6 @@ class AutoSchema(BaseAutoSchema):
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
-        # drf-spectacular writes a blank-able URL as oneOf [uri, empty string]; without format
-        # assertion an empty string matches both, which oneOf forbids.
-        if isinstance(schema, dict) and "oneOf" in schema and any(s.get("maxLength") == 0 for s in schema["oneOf"]):
-            schema["anyOf"] = schema.pop("oneOf")
         # A JSON value that may be null is any JSON value; "oneOf: [{}, null]" would match null twice.
         if isinstance(schema, dict) and {} in schema.get("oneOf", []):
             del schema["oneOf"]
@@ -369,6 +375,7 @@ def postprocess_schema(result, generator, request, public):
     - A field's description leaves out the list of 250 countries, which their component holds.
     - Each create answer links to the operations on the record it created (``id`` from the body),
       so clients and testers can follow them.
+    - An operation anyone may call has ``security: []``: no requirement, stated rather than left out.
     """
     schemas = result.get("components", {}).get("schemas", {})
     enums = {name: schema for name, schema in schemas.items() if "enum" in schema}
@@ -377,6 +384,8 @@ def postprocess_schema(result, generator, request, public):
         by_values.setdefault(frozenset(schema["enum"]), name)
     for path_item in result.get("paths", {}).values():
         for operation in path_item.values():
+            # Open to anyone, said outright: no requirement at all (see AutoSchema.get_auth).
+            operation.setdefault("security", [])
             for parameter in operation.get("parameters", []):
                 _refer_to_enum(parameter, by_values)
                 _name_orderings(parameter)
