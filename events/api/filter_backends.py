@@ -1,3 +1,5 @@
+import functools
+
 from django import forms
 from django_filters import utils
 from django_filters.filters import BaseCSVFilter
@@ -38,6 +40,7 @@ def pagination_parameters(view) -> set[str]:
     return {getattr(paginator, name) for name in names if getattr(paginator, name, None)}
 
 
+@functools.cache
 def list_filters(filterset_class) -> frozenset[str]:
     """The filters that take a list (``type__in``)."""
     if filterset_class is None:
@@ -47,6 +50,7 @@ def list_filters(filterset_class) -> frozenset[str]:
     )
 
 
+@functools.cache
 def typed_filters(filterset_class) -> frozenset[str]:
     """The filters whose value is not free text (a date, a number, a choice, an id, a box)."""
     if filterset_class is None:

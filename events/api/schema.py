@@ -89,7 +89,15 @@ STIX_BUNDLE = {
 }
 # Exports answer in their own formats; these describe them in place of the JSON shapes, as
 # (component name, schema) for a list and for one record.
-CSV_SCHEMA = {"type": "string", "description": "CSV with a header row; one row per record (see the README)."}
+CSV_SCHEMA = {
+    "type": "string",
+    "description": (
+        "CSV (UTF-8, LF line ends) with a header row and one row per record. A nested record is two columns, "
+        "`<field>_id` and `<field>_name`; an inline list is `name (role)` items beside the ids of their sources "
+        "or units (`citations_source_ids`, `units_ids`), both separated by `; `, with `;` and `%` in a name "
+        "written `%3B` and `%25`. Times are UTC with microseconds: `2025-02-03T00:00:00.000000Z`."
+    ),
+}
 EXPORT_SCHEMAS = {
     "text/csv": ((None, CSV_SCHEMA), (None, CSV_SCHEMA)),
     "application/geo+json": (
@@ -360,9 +368,9 @@ class AutoSchema(BaseAutoSchema):
 
 
 def own_doc(cls):
-    """The class's own docstring, not one it inherits."""
+    """The class's own docstring, not one it inherits, in Markdown (``code`` is `code` there)."""
     doc = cls.__dict__.get("__doc__")
-    return inspect.cleandoc(doc) if doc else None
+    return inspect.cleandoc(doc).replace("``", "`") if doc else None
 
 
 def postprocess_schema(result, generator, request, public):
