@@ -82,20 +82,52 @@ def test_a_single_valued_parameter_sent_twice_is_a_400_naming_it(api, url, name)
 
 
 @pytest.mark.parametrize(
-    "query, name",
+    "url, name",
     [
-        ("limit=0", "limit"),
-        ("limit=1001", "limit"),
-        ("limit=-1", "limit"),
-        ("limit=", "limit"),
-        ("offset=-1", "offset"),
+        # Page sizes and offsets outside their documented range.
+        ("/api/sources/?limit=0", "limit"),
+        ("/api/sources/?limit=1001", "limit"),
+        ("/api/sources/?limit=-1", "limit"),
+        ("/api/sources/?limit=", "limit"),
+        ("/api/sources/?offset=-1", "offset"),
+        ("/api/sources/?offset=2147483648", "offset"),
+        # Empty dates, numbers, choices, ids, boxes and formats: no value at all.
+        ("/api/events/?modified_since=", "modified_since"),
+        ("/api/events/?country=", "country"),
+        ("/api/events/?type__in=", "type__in"),
+        ("/api/events/?start_date__gte=", "start_date__gte"),
+        ("/api/events/?bbox=", "bbox"),
+        ("/api/events/?unit=", "unit"),
+        ("/api/events/?has_coordinates=", "has_coordinates"),
+        ("/api/events/?format=", "format"),
+        # Figures no column holds, and ids below 1.
+        ("/api/casualty-reports/?low=-1", "low"),
+        ("/api/casualty-reports/?best__gte=-28409", "best__gte"),
+        ("/api/casualty-reports/?high__lte=99999999999999999999", "high__lte"),
+        ("/api/casualty-reports/?best=0.5", "best"),
+        ("/api/event-links/?claim=0", "claim"),
+        ("/api/event-links/?claim=333273736735510691840", "claim"),
     ],
 )
-def test_a_page_size_or_offset_outside_its_range_is_a_400(api, query, name):
-    make_source()
-    response = api.get(f"/api/sources/?{query}")
+def test_a_value_outside_what_a_parameter_takes_is_a_400_naming_it(api, url, name):
+    make_event(), make_report()
+    response = api.get(url)
     assert response.status_code == HTTPStatus.BAD_REQUEST
-    assert name in response.json()
+    assert list(response.json()) == [name]
+
+
+def test_an_empty_text_parameter_filters_nothing(api):
+    event = make_event()
+    response = api.get("/api/events/?q=&admin1__icontains=")
+    assert response.status_code == HTTPStatus.OK
+    assert [row["id"] for row in response.json()["results"]] == [event.pk]
+
+
+def test_the_browsable_apis_filter_form_may_leave_fields_empty(api):
+    event = make_event()
+    response = api.get("/api/events/?country=&type__in=&start_date__gte=&q=", HTTP_ACCEPT="text/html")
+    assert response.status_code == HTTPStatus.OK
+    assert f"/api/events/{event.pk}/" in response.content.decode()
 
 
 def test_the_schema_gives_the_range_that_the_server_enforces(api):
