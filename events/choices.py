@@ -143,3 +143,21 @@ class ClaimStatus(models.TextChoices):
     DISPUTED = "disputed", "Disputed"
     SUPERSEDED = "superseded", "Superseded"
     RETRACTED = "retracted", "Retracted"
+
+
+class ConsensusGrade(models.TextChoices):
+    """How much the standing claims about a subject agree (events/consensus.py gives the rules)."""
+
+    NONE = "none", "No claim stands"
+    UNQUANTIFIED = "unquantified", "Unquantified: no standing claim has a figure"
+    CONTESTED = "contested", "Contested: sources' ranges share no figure, a denial or a dispute"
+    SINGLE_SOURCE = "single_source", "Single source"
+    CORROBORATED = "corroborated", "Corroborated: sources agree, one independent, one usually reliable"
+    CONSISTENT = "consistent", "Consistent: the sources' ranges share a figure"
+
+
+class Interval(models.TextChoices):
+    DAY = "day", "Day"
+    WEEK = "week", "Week (Monday to Sunday)"
+    MONTH = "month", "Month"
+    YEAR = "year", "Year"

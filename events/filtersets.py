@@ -7,12 +7,14 @@ from operator import or_
 import django_filters as filters
 from django import forms
 from django.db import connection, connections, models
-from django.db.models import BooleanField, Exists, F, OuterRef, Q
+from django.db.models import BooleanField, Exists, F, OuterRef, Q, Value
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 from django_filters.constants import EMPTY_VALUES
 from django_filters.filters import FilterMethod
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
+from rest_framework.exceptions import ValidationError
 
 from . import choices
 from .models import CasualtyReport, CasualtyReportLink, Citation, Event, EventLink, EventUnit, Source, Unit
@@ -84,6 +86,38 @@ class RecordIdFilter(filters.ModelChoiceFilter):
 @extend_schema_field(OpenApiTypes.INT)
 class IntegerFilter(filters.NumberFilter):
     field_class = forms.IntegerField
+
+
+class RecordIdsFilter(filters.BaseInFilter, IntegerFilter):
+    """Records' ids, comma-separated (or repeated): ``?source__in=3,8``. An id no record has is
+    a 400, as for a single id, not a silently shorter list."""
+
+    def __init__(self, *args, queryset, **kwargs):
+        self.records = queryset
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+    def existing(self, ids) -> list[int]:
+        if not ids:
+            return []
+        found = set(self.records.filter(pk__in=ids).values_list("pk", flat=True))
+        missing = sorted(set(ids) - found)
+        if missing:
+            raise ValidationError(
+                {
+                    self.field_name: [
+                        f"No {self.records.model._meta.verbose_name} has the id {', '.join(map(str, missing))}."
+                    ]
+                }
+            )
+        return ids
+
+    def filter(self, qs, value):
+        if value in EMPTY_VALUES:
+            return qs
+        ids = self.existing(value)
+        return self.get_method(qs)(**{f"{self.field_name}__in": ids}) if self.method is None else qs
 
 
 class StrictNullBooleanField(forms.NullBooleanField):
@@ -307,7 +341,7 @@ def cited(subject_field, **conditions):
 
 
 class SourceFilterSet(BaseFilterSet):
-    search_fields = ("name", "slug", "description")
+    search_fields = ("name", "aliases", "slug", "description")
 
     min_reliability = ChoiceFilter(
         field_name="reliability",
@@ -320,7 +354,13 @@ class SourceFilterSet(BaseFilterSet):
 
     class Meta:
         model = Source
-        fields = {"kind": CHOICE_LOOKUPS, "country": CHOICE_LOOKUPS, "reliability": CHOICE_LOOKUPS, "slug": ["exact"]}
+        fields = {
+            "kind": CHOICE_LOOKUPS,
+            "country": CHOICE_LOOKUPS,
+            "reliability": CHOICE_LOOKUPS,
+            "party": ["exact"],
+            "slug": ["exact"],
+        }
 
 
 class UnitFilterSet(BaseFilterSet):
@@ -363,10 +403,38 @@ class CitedFilterSet(BaseFilterSet):
         method="filter_citations",
         help_text="Records citing this source (any role, or the role given by citation_role).",
     )
+    source__in = RecordIdsFilter(
+        queryset=Source.objects.all(),
+        method="filter_citations",
+        help_text="Records citing any of these sources: ids, comma-separated or the parameter repeated.",
+    )
+    source_country = ChoiceFilter(
+        choices=Source._meta.get_field("country").choices,
+        method="filter_citations",
+        help_text="Records citing a source of this country (ISO 3166-1 alpha-2).",
+    )
+    source_country__in = ChoiceInFilter(
+        choices=Source._meta.get_field("country").choices,
+        method="filter_citations",
+        help_text="Records citing a source of any of these countries: comma-separated or the parameter repeated.",
+    )
+    source_kind = ChoiceFilter(
+        choices=choices.SourceKind.choices,
+        method="filter_citations",
+        help_text="Records citing a source of this kind.",
+    )
+    source_kind__in = ChoiceInFilter(
+        choices=choices.SourceKind.choices,
+        method="filter_citations",
+        help_text="Records citing a source of any of these kinds: comma-separated or the parameter repeated.",
+    )
     citation_role = ChoiceFilter(
         choices=choices.CitationRole.choices,
         method="filter_citations",
-        help_text="Records with a citation in this role (by the source given, if any).",
+        help_text=(
+            "Records with a citation in this role. With source, source_country or source_kind (and their "
+            "__in), one citation must match them all."
+        ),
     )
     min_reliability = ChoiceFilter(
         choices=choices.Reliability.choices,
@@ -405,14 +473,28 @@ class CitedFilterSet(BaseFilterSet):
         if self.form.cleaned_data.get("known_at"):
             queryset = as_known_at(queryset, known_at=self.form.cleaned_data["known_at"])
         queryset = super().filter_queryset(queryset)
-        conditions = {}
-        if self.form.cleaned_data.get("source"):
-            conditions["source"] = self.form.cleaned_data["source"]
-        if self.form.cleaned_data.get("citation_role"):
-            conditions["role"] = self.form.cleaned_data["citation_role"]
+        data = self.form.cleaned_data
+        if data.get("source__in"):
+            self.filters["source__in"].existing(data["source__in"])
+        conditions = {
+            lookup: data[name]
+            for name, lookup in self.CITATION_CONDITIONS.items()
+            if data.get(name) not in EMPTY_VALUES
+        }
         if conditions:
             queryset = queryset.filter(cited(self.citation_subject, **conditions))
         return queryset
+
+    # Parameters that describe one citation of the record, and the citation's lookups for them.
+    CITATION_CONDITIONS = {
+        "source": "source",
+        "source__in": "source__in",
+        "source_country": "source__country",
+        "source_country__in": "source__country__in",
+        "source_kind": "source__kind",
+        "source_kind__in": "source__kind__in",
+        "citation_role": "role",
+    }
 
     def search_condition(self, value):
         """The record's own text or one of its citations' quotes contains ``value``.
@@ -454,6 +536,11 @@ class EventFilterSet(CitedFilterSet):
         method="filter_unit",
         help_text="Events involving this unit or any unit under it.",
     )
+    unit__in = RecordIdsFilter(
+        queryset=Unit.objects.all(),
+        method="filter_unit",
+        help_text="Events involving any of these units or any unit under them: ids, comma-separated or repeated.",
+    )
     bbox = BBoxFilter(
         label="Bounding box", help_text="min_lon,min_lat,max_lon,max_lat: events with coordinates inside the box."
     )
@@ -480,9 +567,10 @@ class EventFilterSet(CitedFilterSet):
         units_changed = Exists(EventUnit.objects.filter(event=OuterRef("pk"), unit__updated_at__gte=since))
         return super().modified_condition(since) | Q(units_changed)
 
-    def filter_unit(self, queryset, name, unit):
+    def filter_unit(self, queryset, name, value):
+        units = [value.pk] if isinstance(value, Unit) else self.filters[name].existing(value)
         return queryset.filter(
-            Exists(EventUnit.objects.filter(event=OuterRef("pk"), unit_id__in=unit_subtree_ids(unit.pk)))
+            Exists(EventUnit.objects.filter(event=OuterRef("pk"), unit_id__in=unit_subtree_ids(*units)))
         )
 
 
@@ -493,8 +581,43 @@ class CasualtyReportFilterSet(CitedFilterSet):
     unit = RecordIdFilter(
         queryset=Unit.objects.all(), method="filter_unit", help_text="Reports on this unit or any unit under it."
     )
+    unit__in = RecordIdsFilter(
+        queryset=Unit.objects.all(),
+        method="filter_unit",
+        help_text="Reports on any of these units or any unit under them: ids, comma-separated or repeated.",
+    )
+    unit__exact = RecordIdFilter(
+        queryset=Unit.objects.all(),
+        field_name="unit",
+        help_text="Reports on this unit itself, not on the units under it.",
+    )
+    event__in = RecordIdsFilter(
+        queryset=Event.objects.all(),
+        field_name="event",
+        help_text="Reports on any of these events: ids, comma-separated or the parameter repeated.",
+    )
     claimed_by = RecordIdFilter(
         queryset=Source.objects.all(), method="filter_claimed_by", help_text="Reports claimed by this source."
+    )
+    claimed_by__in = RecordIdsFilter(
+        queryset=Source.objects.all(),
+        method="filter_claimed_by",
+        help_text="Reports claimed by any of these sources: ids, comma-separated or the parameter repeated.",
+    )
+    figure = IntegerFilter(
+        method="filter_figure",
+        min_value=0,
+        help_text="Reports whose range (low to high, or best) allows this figure; “over 4,000” allows 100,000.",
+    )
+    figure__gte = IntegerFilter(
+        method="filter_figure",
+        min_value=0,
+        help_text="Reports whose range reaches up to this figure: its high end (else best, or no end) is at least it.",
+    )
+    figure__lte = IntegerFilter(
+        method="filter_figure",
+        min_value=0,
+        help_text="Reports whose range reaches down to this figure or less: its low end (or best) is at most this.",
     )
     ordering = OrderingFilter(
         fields=(
@@ -502,13 +625,19 @@ class CasualtyReportFilterSet(CitedFilterSet):
             "low",
             "best",
             "high",
+            "figure",
             "credibility",
             "category",
             "kind",
             "country",
             "created_at",
             "updated_at",
-        )
+        ),
+        help_text=(
+            "Sort by these fields, comma-separated; a leading - sorts descending. `figure` is the best figure, "
+            "else the middle of low and high, else the one given. Empty values sort last either way, and the id "
+            "breaks ties."
+        ),
     )
 
     class Meta:
@@ -518,23 +647,83 @@ class CasualtyReportFilterSet(CitedFilterSet):
             "event": ["exact", "isnull"],
             "category": CHOICE_LOOKUPS,
             "kind": CHOICE_LOOKUPS,
-            "as_of_date": RANGE_LOOKUPS,
-            "horizon_date": RANGE_LOOKUPS,
-            "low": RANGE_LOOKUPS,
-            "best": RANGE_LOOKUPS,
-            "high": RANGE_LOOKUPS,
+            "horizon_date": [*RANGE_LOOKUPS, "isnull"],
+            "low": [*RANGE_LOOKUPS, "isnull"],
+            "best": [*RANGE_LOOKUPS, "isnull"],
+            "high": [*RANGE_LOOKUPS, "isnull"],
+            "unit": ["isnull"],
+            "as_of_date": [*RANGE_LOOKUPS, "isnull"],
             "credibility": ["exact", "lte"],
             "external_id": ["exact", "startswith"],
         }
 
+    def filter_queryset(self, queryset):
+        # For ?ordering=figure: an alias, computed only when the order asks for it.
+        return super().filter_queryset(queryset.alias(figure=representative_figure()))
+
     def modified_condition(self, since):
         return super().modified_condition(since) | Q(unit__updated_at__gte=since) | Q(event__updated_at__gte=since)
 
-    def filter_unit(self, queryset, name, unit):
-        return queryset.filter(unit_id__in=unit_subtree_ids(unit.pk))
+    def filter_unit(self, queryset, name, value):
+        units = [value.pk] if isinstance(value, Unit) else self.filters[name].existing(value)
+        return queryset.filter(unit_id__in=unit_subtree_ids(*units))
 
-    def filter_claimed_by(self, queryset, name, source):
-        return queryset.filter(cited(self.citation_subject, source=source, role=choices.CitationRole.CLAIMED_BY))
+    def filter_claimed_by(self, queryset, name, value):
+        sources = [value] if isinstance(value, Source) else self.filters[name].existing(value)
+        return queryset.filter(cited(self.citation_subject, source__in=sources, role=choices.CitationRole.CLAIMED_BY))
+
+    def filter_figure(self, queryset, name, value):
+        """A report's range is [low, high]: low (else best, else 0) to high (else best, else no end
+        when only low is given)."""
+        lowest = Coalesce("low", "best", Value(0))
+        highest_known = Coalesce("high", "best")
+        reaches_up = Q(**{"_highest__gte": value}) | Q(high__isnull=True, best__isnull=True, low__isnull=False)
+        reaches_down = Q(_lowest__lte=value)
+        queryset = queryset.alias(_lowest=lowest, _highest=highest_known)
+        if name == "figure__gte":
+            return queryset.filter(reaches_up)
+        if name == "figure__lte":
+            return queryset.filter(reaches_down)
+        return queryset.filter(reaches_up & reaches_down)
+
+
+def representative_figure():
+    """One figure for a report: its best, else the middle of low and high, else the one given."""
+    return Coalesce("best", (F("low") + F("high")) / 2, "low", "high")
+
+
+class ConsensusFilterSet(CasualtyReportFilterSet):
+    """The claims a consensus compares, and the date or the series it compares them on."""
+
+    # What would pick claims by who makes them, or by where they stand, is not a consensus.
+    source = source__in = citation_role = claimed_by = claimed_by__in = None
+    status = status__in = ordering = q = modified_since = None
+    figure = figure__gte = figure__lte = None
+
+    as_of = filters.DateFilter(
+        method="keep",
+        help_text="The day the claims are compared on (default: today). Not with interval.",
+    )
+    interval = ChoiceFilter(
+        choices=choices.Interval.choices,
+        method="keep",
+        help_text="A series: one row per subject and period, each compared as of the period's end. Needs date_from.",
+    )
+    date_from = filters.DateFilter(method="keep", help_text="With interval: the first day of the series.")
+    date_to = filters.DateFilter(method="keep", help_text="With interval: the last day of the series (default: today).")
+
+    class Meta:
+        model = CasualtyReport
+        fields = {
+            "country": CHOICE_LOOKUPS,
+            "category": CHOICE_LOOKUPS,
+            "kind": CHOICE_LOOKUPS,
+            "event": ["exact", "isnull"],
+            "unit": ["isnull"],
+        }
+
+    def keep(self, queryset, name, value):
+        return queryset  # read by the view
 
 
 class ClaimLinkFilterSet(BaseFilterSet):

@@ -2,7 +2,7 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
 from django.urls import reverse
 from django.utils import timezone
 from django_countries.fields import CountryField
@@ -73,6 +73,10 @@ def external_id_constraint(model_name):
     )
 
 
+def is_list_of_strings(value) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
 class TimestampedModel(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, help_text="When this record was created.")
     updated_at = models.DateTimeField(auto_now=True, db_index=True, help_text="When this record was last changed.")
@@ -85,6 +89,13 @@ class Source(TimestampedModel):
     """Who originates or publishes information: a ministry, a newspaper, a think tank."""
 
     name = models.CharField(max_length=200, help_text="Full name, e.g. “National Intelligence Service”.")
+    aliases = models.JSONField(
+        default=list,
+        db_default=Value([], output_field=models.JSONField()),
+        blank=True,
+        encoder=UnicodeJSONEncoder,
+        help_text="Other names the source goes by (“UK MoD”), as a list of strings: search and imports match them.",
+    )
     slug = models.SlugField(max_length=100, unique=True, help_text="Short stable identifier used in URLs and exports.")
     kind = models.CharField(
         max_length=20, choices=choices.SourceKind.choices, db_index=True, help_text="What kind of source this is."
@@ -102,6 +113,14 @@ class Source(TimestampedModel):
         default=choices.Reliability.F,
         db_index=True,
         help_text="Reliability on the NATO Admiralty scale, A (completely reliable) to F (cannot be judged).",
+    )
+    party = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text=(
+            "Speaks for a party to the conflict (a belligerent's government, forces or officials): "
+            "consensus counts such claimants apart from independent ones."
+        ),
     )
 
     history = HistoricalRecords()
@@ -121,6 +140,10 @@ class Source(TimestampedModel):
 
     def get_absolute_url(self):
         return reverse("api:source-detail", args=[self.pk])
+
+    def clean(self):
+        if not is_list_of_strings(self.aliases):
+            raise ValidationError({"aliases": "Aliases must be a list of strings."})
 
 
 class Unit(TimestampedModel):
@@ -179,7 +202,7 @@ class Unit(TimestampedModel):
 
     def clean(self):
         errors = validate_range(self, "strength_", "strength")
-        if not isinstance(self.aliases, list) or not all(isinstance(alias, str) for alias in self.aliases):
+        if not is_list_of_strings(self.aliases):
             errors["aliases"] = "Aliases must be a list of strings."
         ancestor, seen = self.parent, set()
         while ancestor is not None and self.pk is not None:
@@ -464,6 +487,10 @@ class CasualtyReport(TimestampedModel):
         indexes = [
             # A unit's (or a subtree's) reports: their ids and order without reading the rows.
             models.Index(fields=["unit", "as_of_date", "id"], name="report_unit_asof_idx"),
+            # Consensus: the distinct subjects of a country's (and category's) claims, in order.
+            models.Index(
+                fields=["country", "category", "unit", "event"], include=["as_of_date"], name="report_subject_idx"
+            ),
         ]
         constraints = [
             *range_constraints("casualtyreport", "", "figure"),

@@ -358,7 +358,7 @@ def test_pagination(api):
 
 # Every model field can be filtered on, or is listed here as deliberately not filterable.
 UNFILTERED = {
-    SourceFilterSet: {"id", "name", "homepage", "description", "created_at", "updated_at"},
+    SourceFilterSet: {"id", "name", "aliases", "homepage", "description", "created_at", "updated_at"},
     UnitFilterSet: {
         "id",
         "name",
@@ -431,3 +431,71 @@ def test_bad_cursor_requests(api, query, parameter):
     response = api.get(f"/api/sources/?{query}")
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert parameter in response.json()
+
+
+# Ids in lists, the cited sources' country and kind, missing values, figures as ranges.
+
+
+def test_id_filters_take_lists(api, sources, hierarchy):
+    corps, division, brigade, battalion, other = hierarchy
+    nyt, nis, blog = sources["nyt"], sources["nis"], sources["blog"]
+    first = make_report(unit=battalion, citations=[(nyt, "claimed_by")])
+    second = make_report(unit=other, citations=[(nis, "claimed_by"), (blog, "reported_by")])
+    third = make_report(unit=corps, event=make_event(), citations=[(blog, "claimed_by")])
+    assert ids(api, f"/api/casualty-reports/?unit__in={division.pk},{other.pk}") == {first.pk, second.pk}
+    assert ids(api, f"/api/casualty-reports/?unit__in={other.pk}&unit__in={battalion.pk}") == {first.pk, second.pk}
+    assert ids(api, f"/api/casualty-reports/?unit__exact={corps.pk}") == {third.pk}
+    assert ids(api, f"/api/casualty-reports/?claimed_by__in={nyt.pk},{nis.pk}") == {first.pk, second.pk}
+    assert ids(api, f"/api/casualty-reports/?source__in={blog.pk}") == {second.pk, third.pk}
+    assert ids(api, f"/api/casualty-reports/?source__in={blog.pk}&citation_role=claimed_by") == {third.pk}
+    assert ids(api, f"/api/casualty-reports/?event__in={third.event_id}") == {third.pk}
+    event = make_event(units=[battalion], citations=[(nis, "reported_by")])
+    assert ids(api, f"/api/events/?unit__in={corps.pk}") == {event.pk}
+    assert ids(api, f"/api/events/?source__in={nis.pk},{nyt.pk}") == {event.pk}
+    missing = api.get(f"/api/casualty-reports/?source__in={nyt.pk},999999")
+    assert missing.status_code == HTTPStatus.BAD_REQUEST
+    assert "999999" in missing.json()["source__in"][0]
+
+
+def test_filters_on_the_cited_sources_country_and_kind(api):
+    ukrainian = make_source(country="UA", kind="government")
+    american = make_source(country="US", kind="media")
+    ours = make_report(citations=[(ukrainian, "claimed_by"), (american, "reported_by")])
+    theirs = make_report(citations=[(american, "claimed_by")])
+    assert ids(api, "/api/casualty-reports/?source_country=UA") == {ours.pk}
+    assert ids(api, "/api/casualty-reports/?source_country__in=UA,US") == {ours.pk, theirs.pk}
+    assert ids(api, "/api/casualty-reports/?source_kind=media&citation_role=claimed_by") == {theirs.pk}
+    assert ids(api, "/api/casualty-reports/?source_country=UA&source_kind=media") == set()  # one citation, both
+    assert ids(api, "/api/events/?source_kind__in=government") == set()
+
+
+def test_missing_figures_and_relations(api, hierarchy):
+    unit = hierarchy[0]
+    open_ended = make_report(low=4000, best=None)
+    exact = make_report(best=10)
+    of_unit = make_report(best=None, unit=unit, as_of_date=D(2025, 1, 1))
+    assert ids(api, "/api/casualty-reports/?best__isnull=true") == {open_ended.pk, of_unit.pk}
+    assert ids(api, "/api/casualty-reports/?low__isnull=false") == {open_ended.pk}
+    assert ids(api, "/api/casualty-reports/?unit__isnull=true") == {open_ended.pk, exact.pk}
+    assert ids(api, "/api/casualty-reports/?as_of_date__isnull=false") == {of_unit.pk}
+
+
+def test_a_figure_filter_and_order_consider_the_whole_range(api):
+    over = make_report(low=4000, best=None)  # "over 4,000": no upper end
+    ranged = make_report(low=10_000, best=None, high=12_000)
+    point = make_report(best=300)
+    upto = make_report(best=None, high=500)  # "up to 500"
+    assert ids(api, "/api/casualty-reports/?figure__gte=100000") == {over.pk}
+    assert ids(api, "/api/casualty-reports/?figure__gte=11000") == {over.pk, ranged.pk}
+    assert ids(api, "/api/casualty-reports/?figure__lte=400") == {point.pk, upto.pk}
+    assert ids(api, "/api/casualty-reports/?figure=11000") == {over.pk, ranged.pk}
+    assert ids(api, "/api/casualty-reports/?figure=450") == {upto.pk}
+    order = [row["id"] for row in api.get("/api/casualty-reports/?ordering=-figure").json()["results"]]
+    assert order == [ranged.pk, over.pk, upto.pk, point.pk]  # 11,000, 4,000, 500, 300
+
+
+def test_sources_are_found_by_their_aliases_and_parties(api):
+    mod = make_source(name="UK Ministry of Defence", aliases=["UK MoD", "MoD"], party=False)
+    kyiv = make_source(name="Government of Ukraine", party=True)
+    assert ids(api, "/api/sources/?q=uk%20mod") == {mod.pk}
+    assert ids(api, "/api/sources/?party=true") == {kyiv.pk}

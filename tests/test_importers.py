@@ -627,6 +627,38 @@ def test_claims_csv_rows_written_by_hand(tmp_path):
     assert citation.source.name == "National Intelligence Service of South Korea"  # the existing source, untouched
 
 
+def test_an_import_finds_a_source_by_its_name_or_an_alias(tmp_path):
+    call_command("loaddata", "seed", verbosity=0)  # NIS has the aliases "NIS" and "South Korean intelligence"
+    header = read_csv_header_of_export(tmp_path)
+    rows = [
+        {
+            "report_id": f"desk:alias-{n}",
+            "category": "killed",
+            "kind": "estimate",
+            "best": str(n),
+            "country": "KP",
+            "citation1_source": slug,
+            "citation1_source_name": name,
+            "citation1_role": "claimed_by",
+        }
+        for n, (slug, name) in enumerate(
+            [("south-korean-intelligence", "South Korean intelligence"), ("nis-seoul", "NIS"), ("kcna", "KCNA")], 1
+        )
+    ]
+    path = tmp_path / "aliases.csv"
+    write_csv(path, header, rows)
+    sources_before = Source.objects.count()
+
+    out, err = run("import_csv", path)
+
+    assert "3 created" in out, err
+    nis = Source.objects.get(slug="nis")
+    for n in (1, 2):
+        assert CasualtyReport.objects.get(external_id=f"desk:alias-{n}").citations.get().source == nis
+    assert Source.objects.count() == sources_before + 1  # only KCNA is new
+    assert CasualtyReport.objects.get(external_id="desk:alias-3").citations.get().source.name == "KCNA"
+
+
 def read_csv_header_of_export(tmp_path):
     path = tmp_path / "export.csv"
     run("export_csv", path)

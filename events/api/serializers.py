@@ -261,6 +261,11 @@ class EventUnitSerializer(JSONTypesMixin, serializers.ModelSerializer):
 
 class SourceSerializer(ValidatedModelSerializer):
     url = RecordURLField(view_name="api:source-detail")
+    aliases = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        required=False,
+        help_text="Other names the source goes by (“UK MoD”): search and imports match them.",
+    )
     citation_count = serializers.IntegerField(
         read_only=True, default=0, help_text="Number of citations of this source."
     )
@@ -271,12 +276,14 @@ class SourceSerializer(ValidatedModelSerializer):
             "id",
             "url",
             "name",
+            "aliases",
             "slug",
             "kind",
             "country",
             "homepage",
             "description",
             "reliability",
+            "party",
             "citation_count",
             *TIMESTAMP_FIELDS,
         )

@@ -518,6 +518,7 @@ class Writer:
     event_citation_roles: frozenset
     report_citation_roles: frozenset
     source_ids: dict[str, int] = field(default_factory=dict)
+    _source_names: dict[str, int] | None = None
     sources_created: int = 0
 
     def write(self, records: list[RowRecord]) -> list[str]:
@@ -655,11 +656,26 @@ class Writer:
         if not specs:
             return
         self.source_ids.update(fetch(Source.objects.values_list("slug", "pk"), "slug", specs))
+        if any(slug not in self.source_ids for slug in specs):
+            # A source known under another name ("UK MoD" for "UK Ministry of Defence") is that source.
+            names = self.source_names()
+            for slug, spec in specs.items():
+                if slug not in self.source_ids and spec.name.casefold() in names:
+                    self.source_ids[slug] = names[spec.name.casefold()]
         missing = [spec.as_model() for slug, spec in specs.items() if slug not in self.source_ids]
         if missing:
             bulk_create_with_history(missing, Source, default_change_reason=self.change_reason)
             self.sources_created += len(missing)
             self.source_ids.update(fetch(Source.objects.values_list("slug", "pk"), "slug", [s.slug for s in missing]))
+
+    def source_names(self) -> dict[str, int]:
+        """Every source's name and aliases, folded for comparison, read once per import."""
+        if self._source_names is None:
+            self._source_names = {}
+            for pk, name, aliases in Source.objects.values_list("pk", "name", "aliases"):
+                for known in [name, *(aliases or [])]:
+                    self._source_names.setdefault(known.casefold(), pk)
+        return self._source_names
 
     def _sync_citations(self, subjects, *, now, new: set) -> set:
         """Make each subject's citations (in the roles the importer writes) those of its spec, in order.

@@ -416,10 +416,12 @@ class Generator:
             slug = f"{k.replace('_', '-')}-{pk}"
             self.source_slugs.append(slug)
             ts = self.timestamp(created[i], minute[i])
+            # A belligerent country's government, forces and officials speak for a party.
+            party = k in ("government", "military", "official") and code not in extra
             rows.append(
                 (pk, ts, ts, name, slug, k, code, f"https://{slug}.example.org/",
                  f"A {k.replace('_', ' ')} covering {word[i][0]} and {word[i][1]}.",
-                 list(RELIABILITY)[reliability[i]])
+                 list(RELIABILITY)[reliability[i]], party)
             )  # fmt: skip
         yield rows
         # Popularity: a few sources are cited far more often than the rest.
@@ -427,7 +429,7 @@ class Generator:
         self.source_p = popularity / popularity.sum()
 
     SOURCE_COLUMNS = ["id", "created_at", "updated_at", "name", "slug", "kind", "country", "homepage",
-                      "description", "reliability"]  # fmt: skip
+                      "description", "reliability", "party"]  # fmt: skip
 
     # Units ---------------------------------------------------------------------------------
 
