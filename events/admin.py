@@ -24,6 +24,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.http import urlencode
 from django_countries.filters import CountryFilter
 from import_export.admin import ImportExportMixin
 from simple_history.admin import SimpleHistoryAdmin
@@ -483,6 +484,34 @@ class ClaimAdminMixin(ClaimStatusMixin):
         return entries
 
 
+class ConsensusChartMixin:
+    """A change page's chart of what the sources say about the record's subject, as of today
+    (``/api/consensus/?format=svg``), linking to the same answer in JSON."""
+
+    def consensus_query(self, obj) -> dict:
+        raise NotImplementedError
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or obj.pk is None:
+            return fieldsets
+        return (*fieldsets, ("What the sources say", {"fields": ("consensus_chart",)}))
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return (*fields, "consensus_chart") if obj is not None and obj.pk is not None else fields
+
+    @admin.display(description="consensus")
+    def consensus_chart(self, obj):
+        address = reverse("api:consensus") + "?" + urlencode(self.consensus_query(obj))
+        return format_html(
+            '<a href="{}"><img src="{}" alt="What the sources say, as of today" class="consensus-chart" '
+            'style="max-width: 100%; height: auto"></a>',
+            address,
+            address + "&format=svg",
+        )
+
+
 class SpreadsheetMixin(ImportExportMixin):
     """Import and export buttons on the changelist (see ``events.resources``)."""
 
@@ -494,12 +523,26 @@ class SpreadsheetMixin(ImportExportMixin):
 class SourceAdmin(SpreadsheetMixin, CitationCountMixin, TimestampedAdmin):
     resource_classes = [resources.SourceResource]
     citation_subject = "source"
-    list_display = ("name", "kind", "country", "reliability", "citation_count")
-    list_filter = ("kind", "reliability", ("country", CountryFilter))
-    search_fields = ("name", "slug", "description")
+    list_display = ("name", "kind", "country", "reliability", "party", "citation_count")
+    list_filter = ("kind", "reliability", "party", ("country", CountryFilter))
+    search_fields = ("name", "slug", "aliases", "description")
     prepopulated_fields = {"slug": ("name",)}
     fieldsets = (
-        (None, {"fields": ("name", "slug", "kind", "country", "homepage", "reliability", "description")}),
+        (
+            None,
+            {
+                "fields": (
+                    "name",
+                    "aliases",
+                    "slug",
+                    "kind",
+                    "country",
+                    "homepage",
+                    ("reliability", "party"),
+                    "description",
+                )
+            },
+        ),
         RECORD_FIELDSET,
     )
     deleted_list_display = ("name", "slug", "kind")
@@ -507,7 +550,7 @@ class SourceAdmin(SpreadsheetMixin, CitationCountMixin, TimestampedAdmin):
 
 
 @admin.register(Unit)
-class UnitAdmin(SpreadsheetMixin, TimestampedAdmin):
+class UnitAdmin(SpreadsheetMixin, ConsensusChartMixin, TimestampedAdmin):
     resource_classes = [resources.UnitResource]
     list_display = ("name", "echelon", "country", "parent", "status", "strength")
     list_filter = ("echelon", "status", ("country", CountryFilter), UnitWithinFilter)
@@ -525,6 +568,9 @@ class UnitAdmin(SpreadsheetMixin, TimestampedAdmin):
     @admin.display(ordering="strength_best", description="strength")
     def strength(self, obj):
         return figure_range(obj.strength_low, obj.strength_best, obj.strength_high)
+
+    def consensus_query(self, obj):
+        return {"unit__exact": obj.pk}
 
 
 @admin.register(Event)
@@ -575,7 +621,7 @@ class EventAdmin(SpreadsheetMixin, ClaimAdminMixin, CitationCountMixin, Timestam
 
 
 @admin.register(CasualtyReport)
-class CasualtyReportAdmin(SpreadsheetMixin, ClaimAdminMixin, CitationCountMixin, TimestampedAdmin):
+class CasualtyReportAdmin(SpreadsheetMixin, ConsensusChartMixin, ClaimAdminMixin, CitationCountMixin, TimestampedAdmin):
     resource_classes = [resources.CasualtyReportResource]
     citation_subject = "casualty_report"
     list_display = (
@@ -628,6 +674,15 @@ class CasualtyReportAdmin(SpreadsheetMixin, ClaimAdminMixin, CitationCountMixin,
     @admin.display(description="summary")
     def summary(self, obj):
         return str(obj)
+
+    def consensus_query(self, obj):
+        """The report's subject, exactly: its country, category, unit and event."""
+        query = {"category": obj.category}
+        if obj.country:
+            query["country"] = obj.country.code
+        query.update({"unit__exact": obj.unit_id} if obj.unit_id else {"unit__isnull": "true"})
+        query.update({"event": obj.event_id} if obj.event_id else {"event__isnull": "true"})
+        return query
 
 
 ATTRIBUTION_FIELDSET = (

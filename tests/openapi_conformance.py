@@ -34,7 +34,13 @@ def _json(body, **parameters):
 
 
 # Media types whose bodies openapi-core does not parse by itself.
-DESERIALIZERS = {"text/csv": _text, "application/geo+json": _json, "application/stix+json": _json}
+DESERIALIZERS = {
+    "text/csv": _text,
+    "application/geo+json": _json,
+    "application/stix+json": _json,
+    "image/svg+xml": _text,
+    "image/png": lambda body, **parameters: body,  # the schema gives it no schema: bytes
+}
 _unchecked = threading.local()
 
 

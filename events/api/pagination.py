@@ -259,6 +259,8 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
             elif parameter["name"] == self.offset_query_param:
                 parameter["description"] = "Number of results to skip: the page starts after this many rows."
                 parameter["schema"].update({"minimum": 0, "maximum": self.max_offset})
+        if not self.cursor_query_param:
+            return parameters
         parameters.append(
             {
                 "name": self.cursor_query_param,

@@ -118,6 +118,9 @@ EXPORT_SCHEMAS = {
         ("GeoJSONFeature", GEOJSON_FEATURE),
     ),
     "application/stix+json": (("STIXBundle", STIX_BUNDLE), ("STIXBundle", STIX_BUNDLE)),
+    # Consensus charts (events/api/charts.py); a PNG is bytes, which no JSON schema describes.
+    "image/svg+xml": ((None, {"type": "string", "description": "An SVG chart of the subjects on the page."}),) * 2,
+    "image/png": ((None, None),) * 2,
 }
 
 SAFE_METHODS = frozenset(permissions.SAFE_METHODS)
@@ -280,7 +283,11 @@ class AutoSchema(BaseAutoSchema):
             for media_type, content in response.get("content", {}).items():
                 if media_type in EXPORT_SCHEMAS:
                     list_schema, detail_schema = EXPORT_SCHEMAS[media_type]
-                    content["schema"] = self._component(*(list_schema if self._is_list_view() else detail_schema))
+                    schema = self._component(*(list_schema if self._is_list_view() else detail_schema))
+                    if schema is None:
+                        content.pop("schema", None)
+                    else:
+                        content["schema"] = schema
         if "GeoJSONFeatureCollection" in str(responses):
             self._component("GeoJSONFeature", GEOJSON_FEATURE)
         error = self._error_ref()
@@ -352,7 +359,7 @@ class AutoSchema(BaseAutoSchema):
     def _component(self, name, schema):
         """A reference to the component ``name`` holding ``schema``; ``schema`` itself if unnamed."""
         if name is None:
-            return copy.deepcopy(schema)
+            return copy.deepcopy(schema) if schema is not None else None
         # A copy: the post-processing hooks rewrite components in place, and the next schema
         # generation must start from the constants as written.
         component = ResolvedComponent(

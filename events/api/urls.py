@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from . import views
+from .consensus import ConsensusView
 
 app_name = "api"
 
@@ -15,5 +16,6 @@ router.register("event-links", views.EventLinkViewSet)
 
 urlpatterns = [
     path("deletions/", views.DeletionListView.as_view(), name="deletion-list"),
+    path("consensus/", ConsensusView.as_view(), name="consensus"),
     *router.urls,
 ]

@@ -1,0 +1,451 @@
+"""What the sources say about a subject on a date, and how much they agree.
+
+A *subject* is what casualty claims can be compared about: whose losses (``country``), what
+losses (``category``), and the unit and the event they concern, if any. A claim about one
+brigade is not compared with one about the whole contingent, nor a figure for one event with a
+running total.
+
+On a date D (``as_of``), a claim *stands* when its date (the date its figure is as of, else the
+day it became known) is on or before D, no link known by D retracts, supersedes or revises it,
+and its claimant has made no newer claim by D. Each claimant's latest claim stands, apart for
+projections (a claimant's latest projection stands beside its latest report). The claimant of
+a claim is the source it is ``claimed_by``; for a claim nobody is cited as claiming, the source
+that ``reported_by`` it, else the one that ``confirmed_by`` it. ``known_at`` narrows all of it
+to what had been published by then.
+
+The standing claims of a page of subjects, for one date or for the end of every period of a
+series, come from one query: a window function ranks each claimant's claims per subject and
+date, over the claims joined with the dates (``standing_claims``). What follows from them is
+computed per subject and date here (``summarize``):
+
+- **claimants**: distinct claimants of standing claims; **independent_claimants**: the distinct
+  sources that originate (claim or confirm) standing reports or denials and do not speak for a
+  party to the conflict (``Source.party``); a source that only reports another's claim is not
+  a claimant at all; **party_claimants**: the claimants that speak for a party.
+- **envelope**: the lowest and the highest figure any standing report allows (``high`` null: no
+  upper bound, as with "over 4,000").
+- **agreement**: the figures that the largest number of standing reports' ranges share, with
+  that number; null unless at least two ranges share a figure. Ties go to the lowest figures.
+- **weighted_median**: the median of the reports' best figures (best, else the middle of low
+  and high, else the one given), each weighted by its claimant's reliability
+  (``RELIABILITY_WEIGHTS``).
+- **spread**: the highest best figure over the lowest (null with fewer than two, or a zero).
+- **grade**, the first that applies:
+  ``none`` (no claim stands), ``unquantified`` (no standing report or denial has a figure),
+  ``contested`` (two sources' standing reports have ranges that share no figure, a standing
+  denial stands against a report of losses, or a standing report is disputed by a link or a
+  citation), ``single_source`` (one source says it all), ``corroborated`` (two or more sources
+  whose ranges all share a figure, at least one of them independent and at least one usually
+  reliable, A or B), ``consistent`` (the ranges share a figure, but not corroborated).
+
+Projections (with their horizons) and denials are listed apart from reports of what
+happened; the envelope, agreement, median and spread are those of the reports.
+"""
+
+import dataclasses
+import datetime
+from collections import defaultdict
+from collections.abc import Iterable
+
+from dateutil.relativedelta import relativedelta
+from django.db.models import Case, F, IntegerField, Min, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
+
+from . import choices
+from .models import CasualtyReport, CasualtyReportLink, Citation, Source
+from .selectors import claim_status, known_on
+
+Grade = choices.ConsensusGrade
+Kind = choices.FigureKind
+Role = choices.CitationRole
+Relation = choices.LinkRelation
+
+# How much a claimant's reliability weighs in the median: cannot be judged (F) counts as
+# fairly reliable's lower neighbour, neither trusted nor dismissed.
+RELIABILITY_WEIGHTS = {"A": 5, "B": 4, "C": 3, "D": 2, "E": 1, "F": 2}
+USUALLY_RELIABLE = {"A", "B"}
+REPORT_KINDS = {Kind.COUNT, Kind.ESTIMATE}
+ENDING_RELATIONS = [Relation.RETRACTS, Relation.SUPERSEDES, Relation.REVISES]
+SUBJECT_FIELDS = ("country", "category", "unit_id", "event_id")
+# A series longer than this is a request for a longer interval.
+MAX_PERIODS = 1000
+
+
+Interval = choices.Interval
+
+
+@dataclasses.dataclass(frozen=True)
+class Subject:
+    country: str
+    category: str
+    unit_id: int | None
+    event_id: int | None
+
+    def condition(self) -> Q:
+        return (
+            Q(country=self.country, category=self.category)
+            & _equal_or_null("unit_id", self.unit_id)
+            & _equal_or_null("event_id", self.event_id)
+        )
+
+
+def _equal_or_null(field, value):
+    return Q(**{f"{field}__isnull": True}) if value is None else Q(**{field: value})
+
+
+@dataclasses.dataclass(frozen=True)
+class Period:
+    start: datetime.date | None  # None for a single date (as_of)
+    end: datetime.date
+
+
+def periods(interval: str, date_from: datetime.date, date_to: datetime.date) -> list[Period]:
+    """The calendar periods (days, Monday-to-Sunday weeks, months, years) that overlap the
+    window, each cut to it: a claim is compared as of the end of each."""
+    if interval == Interval.DAY:
+        start, step = date_from, relativedelta(days=1)
+    elif interval == Interval.WEEK:
+        start, step = date_from - datetime.timedelta(days=date_from.weekday()), relativedelta(weeks=1)
+    elif interval == Interval.MONTH:
+        start, step = date_from.replace(day=1), relativedelta(months=1)
+    else:
+        start, step = date_from.replace(month=1, day=1), relativedelta(years=1)
+    result = []
+    while start <= date_to:
+        end = start + step - datetime.timedelta(days=1)
+        result.append(Period(max(start, date_from), min(end, date_to)))
+        start += step
+    return result
+
+
+def subjects_of(claims) -> "QuerySet":  # noqa: F821
+    """The distinct subjects of a queryset of casualty reports, in a stable order (nulls last)."""
+    return (
+        claims.order_by()
+        .values(*SUBJECT_FIELDS)
+        .distinct()
+        .order_by(*(F(name).asc(nulls_last=True) for name in SUBJECT_FIELDS))
+    )
+
+
+# --- The standing claims: one query -------------------------------------------------------
+
+
+def _known(queryset, known_at):
+    return queryset if known_at is None else queryset.alias(known_on=known_on()).filter(known_on__lte=known_at)
+
+
+def claim_rows(claims, *, known_at: datetime.date | None):
+    """The claims with what consensus needs of each: claimant, date, end and dispute dates."""
+    citations = _known(Citation.objects.filter(casualty_report=OuterRef("pk")), known_at)
+    claimant = (
+        citations.filter(role__in=[Role.CLAIMED_BY, Role.REPORTED_BY, Role.CONFIRMED_BY])
+        .annotate(
+            rank=Case(
+                When(role=Role.CLAIMED_BY, then=Value(1)),
+                When(role=Role.REPORTED_BY, then=Value(2)),
+                default=Value(3),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("rank", "pk")
+        .values("source_id")[:1]
+    )
+    links = _known(CasualtyReportLink.objects.filter(to_claim=OuterRef("pk")), known_at)
+
+    def first_day(queryset, group):
+        return Subquery(
+            queryset.order_by().values(group).annotate(day=Min(known_on())).values("day")[:1],
+        )
+
+    return claims.annotate(
+        claimant_id=Subquery(claimant, output_field=IntegerField()),
+        claim_date=Coalesce("as_of_date", first_day(citations, "casualty_report")),
+        ended_on=first_day(links.filter(relation__in=ENDING_RELATIONS), "to_claim"),
+        disputed_on=Coalesce(
+            first_day(links.filter(relation=Relation.DISPUTES), "to_claim"),
+            first_day(citations.filter(role=Role.DISPUTED_BY), "casualty_report"),
+        ),
+        projection=Case(When(kind=Kind.PROJECTION, then=Value(1)), default=Value(0), output_field=IntegerField()),
+        status=claim_status(CasualtyReport, known_at=known_at),
+    ).values(
+        "id",
+        *SUBJECT_FIELDS,
+        "kind",
+        "low",
+        "best",
+        "high",
+        "as_of_date",
+        "period_start",
+        "horizon_date",
+        "date_precision",
+        "date_text",
+        "credibility",
+        "status",
+        "claimant_id",
+        "claim_date",
+        "ended_on",
+        "disputed_on",
+        "projection",
+    )
+
+
+def standing_claims(claims, *, dates: list[datetime.date], known_at: datetime.date | None) -> dict:
+    """The claims standing on each of ``dates`` (ascending), per subject: ``{(subject, date): [row]}``.
+
+    One query reads every claim of the subjects with its claimant, date and end (``claim_rows``),
+    ordered by subject, claimant and date; one pass over them then walks each claimant's claims
+    along the dates. A claimant's claim stands on a date when it is the latest one dated by then
+    that nothing has ended by then: if its newer claim is retracted, the older stands again. A
+    claim with no claimant is its own.
+
+    (The ranking could be a window function over the claims joined with the dates, but that
+    multiplies the rows by the number of dates, and a country's own figures at the benchmark's
+    scale have a thousand claimants.)
+    """
+    result = defaultdict(list)
+    if not dates:
+        return result
+    rows = claim_rows(claims, known_at=known_at).order_by(
+        *SUBJECT_FIELDS, "claimant_id", "projection", "claim_date", "id"
+    )
+    group, key = [], None
+    for row in rows.iterator(chunk_size=2000):
+        for name in ("as_of_date", "period_start", "horizon_date", "claim_date", "ended_on", "disputed_on"):
+            row[name] = _date(row[name])
+        if row["claim_date"] is None:
+            continue  # neither dated nor cited: it cannot be placed in time
+        subject = Subject(*(row[name] for name in SUBJECT_FIELDS))
+        row_key = (subject, row["claimant_id"] if row["claimant_id"] is not None else -row["id"], row["projection"])
+        if row_key != key:
+            _walk(group, key, dates, result)
+            group, key = [], row_key
+        group.append(row)
+    _walk(group, key, dates, result)
+    return result
+
+
+def _walk(group: list[dict], key, dates, result):
+    """Each date's standing claim of one claimant (its claims in date order) about one subject."""
+    if not group:
+        return
+    subject = key[0]
+    latest = -1  # index of the last claim dated on or before the date
+    for day in dates:
+        while latest + 1 < len(group) and group[latest + 1]["claim_date"] <= day:
+            latest += 1
+        for index in range(latest, -1, -1):
+            ended = group[index]["ended_on"]
+            if ended is None or ended > day:
+                result[(subject, day)].append(group[index])
+                break
+
+
+def _date(value):
+    if value is None or isinstance(value, datetime.date):
+        return value
+    return datetime.date.fromisoformat(str(value)[:10])
+
+
+def confirmers(claim_ids: Iterable[int], *, known_at: datetime.date | None) -> dict[int, list[int]]:
+    """The sources cited as confirming each claim (known by ``known_at``), in citation order."""
+    citations = _known(Citation.objects.filter(casualty_report_id__in=set(claim_ids), role=Role.CONFIRMED_BY), known_at)
+    result = defaultdict(list)
+    for claim_id, source_id in citations.order_by("pk").values_list("casualty_report_id", "source_id"):
+        if source_id not in result[claim_id]:
+            result[claim_id].append(source_id)
+    return result
+
+
+# --- What follows from the standing claims ------------------------------------------------
+
+
+def figure_range(claim) -> tuple[int, int | None] | None:
+    """(lowest, highest) figure a claim allows, highest None for no upper bound; None without a figure."""
+    low, best, high = claim["low"], claim["best"], claim["high"]
+    if low is None and best is None and high is None:
+        return None
+    lowest = next(value for value in (low, best, 0) if value is not None)
+    highest = next((value for value in (high, best) if value is not None), None)
+    if highest is None and low is None:  # only "high" given: up to it
+        highest = high
+    return lowest, highest
+
+
+def best_figure(claim) -> float | None:
+    low, best, high = claim["low"], claim["best"], claim["high"]
+    if best is not None:
+        return best
+    if low is not None and high is not None:
+        return (low + high) / 2
+    return low if low is not None else high
+
+
+def overlaps(first, second) -> bool:
+    """Whether two ranges (high None: unbounded) share a figure."""
+    return (second[1] is None or first[0] <= second[1]) and (first[1] is None or second[0] <= first[1])
+
+
+def agreement(ranges: list[tuple[int, int | None]]) -> dict | None:
+    """The figures that the most ranges share, with how many ranges; None unless two share one.
+
+    A sweep along the figures: a range counts from its low end to its high end, both included
+    (a high end of None never closes). The most ranges overlap at the low end of one of them;
+    the figures they share there run up to the lowest high end among them. Ties go to the
+    lowest figures.
+    """
+    starts = sorted(low for low, _ in ranges)
+    ends = sorted(high for _, high in ranges if high is not None)
+    count = most = 0
+    where, end_index = None, 0
+    for low in starts:
+        while end_index < len(ends) and ends[end_index] < low:  # closed before this range opens
+            end_index += 1
+            count -= 1
+        count += 1
+        if count > most:
+            most, where = count, low
+    if most < 2:
+        return None
+    highs = [high for start, high in ranges if start <= where and (high is None or high >= where)]
+    bounded = [high for high in highs if high is not None]
+    return {"low": where, "high": min(bounded) if bounded else None, "claims": most}
+
+
+def weighted_median(values_and_weights: list[tuple[float, float]]) -> float | None:
+    """The lowest value at which the running weight, in value order, reaches half the total."""
+    if not values_and_weights:
+        return None
+    ordered = sorted(values_and_weights)
+    half, running = sum(weight for _, weight in ordered) / 2, 0
+    for value, weight in ordered:
+        running += weight
+        if running >= half:
+            return value
+    return ordered[-1][0]
+
+
+@dataclasses.dataclass
+class Standing:
+    """The claims standing on one day for one subject, and who makes them."""
+
+    claims: list[dict]
+    sources: dict[int, dict]  # id -> {"reliability", "party"}
+    confirmed: dict[int, list[int]]  # claim id -> ids of the sources confirming it
+    day: datetime.date
+    new: list[dict] = dataclasses.field(default_factory=list)  # not standing on the day before in the answer
+
+    def by_kind(self, kinds):
+        return [claim for claim in self.claims if claim["kind"] in kinds]
+
+    def makers(self, claim) -> list[int]:
+        """Who makes a claim: its claimant and the sources confirming it. A claim cited by no
+        one is its own maker (a negative key), neither independent nor a party's."""
+        claimant = claim["claimant_id"] if claim["claimant_id"] is not None else -claim["id"]
+        return [claimant, *(source for source in self.confirmed.get(claim["id"], []) if source != claimant)]
+
+    def is_party(self, key) -> bool:
+        return key > 0 and self.sources[key]["party"]
+
+    def reliability(self, key) -> str:
+        return self.sources[key]["reliability"] if key > 0 else choices.Reliability.F
+
+
+def summarize(standing: Standing) -> dict:
+    """The figures and the grade of one subject on one day (see the module's docstring)."""
+    reports = standing.by_kind(REPORT_KINDS)
+    quantified = [claim for claim in reports if figure_range(claim) is not None]
+    denials = [claim for claim in standing.by_kind({Kind.DENIAL}) if figure_range(claim) is not None]
+    makers = {key for claim in standing.claims for key in standing.makers(claim)}
+    ranges = [figure_range(claim) for claim in quantified]
+    return {
+        "grade": _grade(standing, quantified, denials),
+        "standing": len(standing.claims),
+        "claimants": len(makers),
+        "independent_claimants": sum(1 for key in makers if key > 0 and not standing.is_party(key)),
+        "party_claimants": sum(1 for key in makers if standing.is_party(key)),
+        "envelope": _envelope(ranges),
+        "agreement": agreement(ranges),
+        "weighted_median": weighted_median(
+            [(best_figure(c), RELIABILITY_WEIGHTS[standing.reliability(standing.makers(c)[0])]) for c in quantified]
+        ),
+        "spread": _spread([best_figure(claim) for claim in quantified]),
+    }
+
+
+def _envelope(ranges):
+    if not ranges:
+        return None
+    highs = [high for _, high in ranges]
+    return {"low": min(low for low, _ in ranges), "high": None if None in highs else max(highs)}
+
+
+def _spread(bests):
+    if len(bests) < 2 or min(bests) <= 0:
+        return None
+    return round(max(bests) / min(bests), 4)
+
+
+def _grade(standing: Standing, quantified, denials) -> str:
+    if not standing.claims:
+        return Grade.NONE
+    if not quantified and not denials:
+        return Grade.UNQUANTIFIED
+    # A claimant has one standing report (or denial) at a time, so two reports are two sources'.
+    # On a line, some two ranges share no figure exactly when one starts above another's end.
+    ranges = [figure_range(claim) for claim in quantified]
+    ends = [high for _, high in ranges if high is not None]
+    if ends and max(low for low, _ in ranges) > min(ends):
+        return Grade.CONTESTED
+    if denials and any(high is None or high > 0 for _, high in ranges):
+        return Grade.CONTESTED
+    if any(claim["disputed_on"] is not None and claim["disputed_on"] <= standing.day for claim in quantified):
+        return Grade.CONTESTED
+    sources = {key for claim in quantified + denials for key in standing.makers(claim)}
+    if len(sources) == 1:
+        return Grade.SINGLE_SOURCE
+    independent = any(key > 0 and not standing.is_party(key) for key in sources)
+    reliable = any(standing.reliability(key) in USUALLY_RELIABLE for key in sources)
+    return Grade.CORROBORATED if independent and reliable else Grade.CONSISTENT
+
+
+# --- A page of subjects, for one date or a series -------------------------------------------
+
+
+@dataclasses.dataclass
+class SubjectConsensus:
+    subject: Subject
+    periods: list[tuple[Period, Standing, dict]]  # (period, its standing claims, their summary)
+
+
+def consensus(claims, *, subjects: list[Subject], periods: list[Period], known_at=None) -> list[SubjectConsensus]:
+    """The standing claims and their summary for each subject and period, in a fixed number
+    of queries: the standing claims, their confirmers, and the sources behind both."""
+    if not subjects:
+        return []
+    condition = Q()
+    for subject in subjects:
+        condition |= subject.condition()
+    standing = standing_claims(claims.filter(condition), dates=[period.end for period in periods], known_at=known_at)
+    claim_ids = {row["id"] for rows in standing.values() for row in rows}
+    confirmed = confirmers(claim_ids, known_at=known_at)
+    source_ids = {row["claimant_id"] for rows in standing.values() for row in rows if row["claimant_id"]} | {
+        source for sources in confirmed.values() for source in sources
+    }
+    sources = {
+        pk: {"reliability": reliability, "party": party}
+        for pk, reliability, party in Source.objects.filter(pk__in=source_ids).values_list("pk", "reliability", "party")
+    }
+    result = []
+    for subject in subjects:
+        entries, before = [], set()
+        for period in periods:
+            claims_then = sorted(
+                standing.get((subject, period.end), []), key=lambda row: (row["claim_date"], row["id"])
+            )
+            now = Standing(claims_then, sources, confirmed, period.end)
+            now.new = [row for row in claims_then if row["id"] not in before]
+            before = {row["id"] for row in claims_then}
+            entries.append((period, now, summarize(now)))
+        result.append(SubjectConsensus(subject, entries))
+    return result
