@@ -68,6 +68,9 @@ def params(seed, csv_rows=CSV_ROWS):
         for lon, lat in located
     ] or [(30.0, 46.0, 36.0, 50.0)]
     detail_ids = [rng.randint(1, max_event) for _ in range(200)] if max_event else [1]
+    # Consensus: a country's losses of one category, in the busiest countries.
+    categories = ["killed", "wounded", "casualties", "captured", "missing", "unspecified"]
+    consensus = [(rng.choice(["UA", "UA", "RU", "SY", "SD"]), rng.choice(categories)) for _ in range(20)]
     deep = min(500_000, events // 2)
     deep -= deep % 100
     offsets = [max(deep + 100 * k, 0) for k in range(20)]
@@ -88,6 +91,7 @@ def params(seed, csv_rows=CSV_ROWS):
         "reports": reports,
         "units": units,
         "windows": windows,
+        "consensus": consensus,
         "boxes": boxes,
         "detail_ids": detail_ids,
         "offsets": offsets,

@@ -69,6 +69,8 @@ SCENARIOS = {
     "f-cursor": "events: cursor pages, as deep as f",
     "u": "events: unfiltered first pages, per page",
     "g": "CSV export (streamed)",
+    "k": "consensus: country + category, a page of subjects",
+    "m": "consensus: monthly series over four years, a country's own figures",
 }
 TARGETS = ["ours-pg", "bare-pg", "ours-sqlite", "datasette-1", "datasette-n"]
 BARE_SCENARIOS = {"a", "b", "c", "d", "e", "f", "u"}
@@ -247,6 +249,12 @@ def our_paths(p, n):
         "f": [f"/api/events/?limit={n}&offset={o}" for o in p["offsets"]],
         "u": [f"/api/events/?limit={n}"] + [f"/api/events/?limit={n}&offset={o * n}" for o in range(1, 10)],
         "g": [f"/api/events/?format=csv&start_date__gte={p['csv_from']}"],
+        "k": [f"/api/consensus/?country={c}&category={k}&limit={n}" for c, k in p["consensus"]],
+        "m": [
+            f"/api/consensus/?country={c}&category={k}&unit__isnull=true&event__isnull=true"
+            f"&interval=month&date_from=2021-01-01&date_to=2024-12-31"
+            for c, k in p["consensus"]
+        ],
     }
 
 
@@ -689,6 +697,14 @@ def targets_check(results):
             f"- {label} ({scenario}), ours-pg: p95 {fmt(single)} ms at 1 client ({fmt(loaded)} ms at "
             f"16 clients, queueing included); target p95 < 50 ms: {verdict}"
         )
+    for scenario, label, limit in (("k", "consensus of a country and category", 100),
+                                   ("m", "monthly consensus series over four years", 500)):  # fmt: skip
+        single = p95(scenario, "single")
+        if single is not None:
+            verdict = "meets" if single < limit else "MISSES"
+            lines.append(
+                f"- {label} ({scenario}), ours-pg: p95 {fmt(single)} ms at 1 client; target < {limit} ms: {verdict}"
+            )
     lines += _ratio_line(results, "a", "ours-pg", "bare-pg", 0.6, "filtered list throughput")
     lines += _ratio_line(results, "a", "ours-sqlite", "datasette-1", 3, "filtered list throughput")
     lines += _ratio_line(results, "a", "ours-sqlite", "datasette-n", 1.5, "filtered list throughput")
