@@ -45,15 +45,16 @@ happened; the envelope, agreement, median and spread are those of the reports.
 import dataclasses
 import datetime
 from collections import defaultdict
-from collections.abc import Iterable
+from typing import NamedTuple
 
 from dateutil.relativedelta import relativedelta
-from django.db.models import Case, F, IntegerField, Min, OuterRef, Q, Subquery, Value, When
-from django.db.models.functions import Coalesce
+from django.db import connections
+from django.db.models import BooleanField, F
+from django.db.models.expressions import RawSQL
 
 from . import choices
-from .models import CasualtyReport, CasualtyReportLink, Citation, Source
-from .selectors import claim_status, known_on
+from .models import CasualtyReportLink, Citation, Source
+from .selectors import CITATION_RANKS, LINK_RANKS, known_on, status_of
 
 Grade = choices.ConsensusGrade
 Kind = choices.FigureKind
@@ -74,23 +75,33 @@ MAX_PERIODS = 1000
 Interval = choices.Interval
 
 
-@dataclasses.dataclass(frozen=True)
-class Subject:
+class Subject(NamedTuple):
     country: str
     category: str
     unit_id: int | None
     event_id: int | None
 
-    def condition(self) -> Q:
-        return (
-            Q(country=self.country, category=self.category)
-            & _equal_or_null("unit_id", self.unit_id)
-            & _equal_or_null("event_id", self.event_id)
-        )
 
+def subjects_condition(subjects: list[Subject], connection) -> RawSQL:
+    """The claims about any of ``subjects``, as one SQL condition: a page's hundred subjects as a
+    hundred ``Q`` objects would cost more to compile than the query takes to run.
 
-def _equal_or_null(field, value):
-    return Q(**{f"{field}__isnull": True}) if value is None else Q(**{field: value})
+    The columns are left unqualified, so that the condition holds as well where the claims
+    query is nested under an alias; nothing joined to it has these columns.
+    """
+    quote = connection.ops.quote_name
+    clauses, params = [], []
+    for subject in subjects:
+        parts = [f"{quote('country')} = %s", f"{quote('category')} = %s"]
+        params += [subject.country, subject.category]
+        for column, value in (("unit_id", subject.unit_id), ("event_id", subject.event_id)):
+            if value is None:
+                parts.append(f"{quote(column)} IS NULL")
+            else:
+                parts.append(f"{quote(column)} = %s")
+                params.append(value)
+        clauses.append("(" + " AND ".join(parts) + ")")
+    return RawSQL("(" + " OR ".join(clauses) + ")", params, output_field=BooleanField())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,100 +146,132 @@ def _known(queryset, known_at):
     return queryset if known_at is None else queryset.alias(known_on=known_on()).filter(known_on__lte=known_at)
 
 
-def claim_rows(claims, *, known_at: datetime.date | None):
-    """The claims with what consensus needs of each: claimant, date, end and dispute dates."""
-    citations = _known(Citation.objects.filter(casualty_report=OuterRef("pk")), known_at)
-    claimant = (
-        citations.filter(role__in=[Role.CLAIMED_BY, Role.REPORTED_BY, Role.CONFIRMED_BY])
-        .annotate(
-            rank=Case(
-                When(role=Role.CLAIMED_BY, then=Value(1)),
-                When(role=Role.REPORTED_BY, then=Value(2)),
-                default=Value(3),
-                output_field=IntegerField(),
-            )
-        )
-        .order_by("rank", "pk")
-        .values("source_id")[:1]
-    )
-    links = _known(CasualtyReportLink.objects.filter(to_claim=OuterRef("pk")), known_at)
+CLAIM_FIELDS = (
+    "id",
+    *SUBJECT_FIELDS,
+    "kind",
+    "low",
+    "best",
+    "high",
+    "as_of_date",
+    "period_start",
+    "horizon_date",
+    "date_precision",
+    "date_text",
+    "credibility",
+)
+CLAIMANT_ROLES = {Role.CLAIMED_BY: 0, Role.REPORTED_BY: 1, Role.CONFIRMED_BY: 2}
 
-    def first_day(queryset, group):
-        return Subquery(
-            queryset.order_by().values(group).annotate(day=Min(known_on())).values("day")[:1],
-        )
 
-    return claims.annotate(
-        claimant_id=Subquery(claimant, output_field=IntegerField()),
-        claim_date=Coalesce("as_of_date", first_day(citations, "casualty_report")),
-        ended_on=first_day(links.filter(relation__in=ENDING_RELATIONS), "to_claim"),
-        disputed_on=Coalesce(
-            first_day(links.filter(relation=Relation.DISPUTES), "to_claim"),
-            first_day(citations.filter(role=Role.DISPUTED_BY), "casualty_report"),
-        ),
-        projection=Case(When(kind=Kind.PROJECTION, then=Value(1)), default=Value(0), output_field=IntegerField()),
-        status=claim_status(CasualtyReport, known_at=known_at),
-    ).values(
-        "id",
-        *SUBJECT_FIELDS,
-        "kind",
-        "low",
-        "best",
-        "high",
-        "as_of_date",
-        "period_start",
-        "horizon_date",
-        "date_precision",
-        "date_text",
-        "credibility",
-        "status",
-        "claimant_id",
-        "claim_date",
-        "ended_on",
-        "disputed_on",
-        "projection",
+def _raw(queryset) -> list[tuple]:
+    """The rows of a ``values_list`` query as the database driver gives them, without Django's
+    per-value converters: tens of thousands of rows are read here, and dates are parsed below."""
+    sql, params = queryset.query.sql_with_params()
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def load_claims(claims, *, known_at: datetime.date | None) -> list[dict]:
+    """The claims, each with its claimant, confirmers, date, end, dispute date and status.
+
+    Three queries, whatever the number of claims: the claims, their citations and the links
+    to them (those known by ``known_at``). What follows from a claim's citations and links is
+    worked out here, in one pass over each, rather than by a handful of correlated subqueries
+    per claim in the database (a country's own figures are tens of thousands of claims).
+    """
+    rows = {
+        values[0]: dict(zip(CLAIM_FIELDS, values, strict=True))
+        for values in _raw(claims.order_by().values_list(*CLAIM_FIELDS))
+    }
+    if not rows:
+        return []
+    ids = claims.order_by().values("pk")
+    citations = (
+        _known(Citation.objects.filter(casualty_report__in=ids), known_at)
+        .annotate(known=known_on())
+        .order_by()
+        .values_list("casualty_report_id", "source_id", "role", "known", "pk")
     )
+    links = (
+        _known(CasualtyReportLink.objects.filter(to_claim__in=ids), known_at)
+        .annotate(known=known_on())
+        .order_by()
+        .values_list("to_claim_id", "relation", "known")
+    )
+    cited, first_known, ended_on, disputed_on, ranks = (defaultdict(list), {}, {}, {}, defaultdict(list))
+    for claim_id, source_id, role, known, citation_id in _raw(citations):
+        known = _date(known)
+        cited[claim_id].append((CLAIMANT_ROLES.get(role, 9), citation_id, source_id, role))
+        first_known[claim_id] = _earliest(first_known.get(claim_id), known)
+        if role == Role.DISPUTED_BY:
+            disputed_on[claim_id] = _earliest(disputed_on.get(claim_id), known)
+        if role in CITATION_RANKS:
+            ranks[claim_id].append(CITATION_RANKS[role])
+    for claim_id, relation, known in _raw(links):
+        known = _date(known)
+        if relation in ENDING_RELATIONS:
+            ended_on[claim_id] = _earliest(ended_on.get(claim_id), known)
+        elif relation == Relation.DISPUTES:
+            disputed_on[claim_id] = _earliest(disputed_on.get(claim_id), known)
+        ranks[claim_id].append(LINK_RANKS[relation])
+    result = []
+    for claim_id, row in rows.items():
+        for name in ("as_of_date", "period_start", "horizon_date"):
+            row[name] = _date(row[name])
+        row["claim_date"] = row["as_of_date"] or first_known.get(claim_id)
+        if row["claim_date"] is None:
+            continue  # neither dated nor cited: it cannot be placed in time
+        # The first claiming citation's source; else the first reporting one's, else the first confirming.
+        makers = sorted(entry for entry in cited.get(claim_id, ()) if entry[0] < 9)
+        claimant = makers[0][2] if makers else None
+        confirmers = [source for _, _, source, role in makers if role == Role.CONFIRMED_BY and source != claimant]
+        row["claimant_id"] = claimant
+        row["confirmed_by"] = list(dict.fromkeys(confirmers))
+        row["makers"] = (claimant if claimant is not None else -claim_id, *row["confirmed_by"])
+        row["ended_on"], row["disputed_on"] = ended_on.get(claim_id), disputed_on.get(claim_id)
+        row["status"] = status_of(ranks.get(claim_id, ()))
+        row["projection"] = row["kind"] == Kind.PROJECTION
+        row["range"] = figure_range(row)
+        row["best_figure"] = best_figure(row)
+        result.append(row)
+    return result
+
+
+def _earliest(first, second):
+    if first is None:
+        return second
+    return first if second is None or first <= second else second
 
 
 def standing_claims(claims, *, dates: list[datetime.date], known_at: datetime.date | None) -> dict:
     """The claims standing on each of ``dates`` (ascending), per subject: ``{(subject, date): [row]}``.
 
-    One query reads every claim of the subjects with its claimant, date and end (``claim_rows``),
-    ordered by subject, claimant and date; one pass over them then walks each claimant's claims
-    along the dates. A claimant's claim stands on a date when it is the latest one dated by then
-    that nothing has ended by then: if its newer claim is retracted, the older stands again. A
-    claim with no claimant is its own.
+    The claims come from ``load_claims``; one pass over them, grouped by subject, claimant and
+    kind and in date order, walks each claimant's claims along the dates. A claimant's claim
+    stands on a date when it is the latest one dated by then that nothing has ended by then: if
+    its newer claim is retracted, the older stands again. A claim with no claimant is its own.
 
     (The ranking could be a window function over the claims joined with the dates, but that
     multiplies the rows by the number of dates, and a country's own figures at the benchmark's
-    scale have a thousand claimants.)
+    scale have thousands of claimants: measured, the join alone took longer than this whole pass.)
     """
     result = defaultdict(list)
     if not dates:
         return result
-    rows = claim_rows(claims, known_at=known_at).order_by(
-        *SUBJECT_FIELDS, "claimant_id", "projection", "claim_date", "id"
-    )
-    group, key = [], None
-    for row in rows.iterator(chunk_size=2000):
-        for name in ("as_of_date", "period_start", "horizon_date", "claim_date", "ended_on", "disputed_on"):
-            row[name] = _date(row[name])
-        if row["claim_date"] is None:
-            continue  # neither dated nor cited: it cannot be placed in time
-        subject = Subject(*(row[name] for name in SUBJECT_FIELDS))
-        row_key = (subject, row["claimant_id"] if row["claimant_id"] is not None else -row["id"], row["projection"])
-        if row_key != key:
-            _walk(group, key, dates, result)
-            group, key = [], row_key
-        group.append(row)
-    _walk(group, key, dates, result)
+    groups = defaultdict(list)
+    for row in load_claims(claims, known_at=known_at):
+        subject = Subject(row["country"], row["category"], row["unit_id"], row["event_id"])
+        claimant = row["claimant_id"] if row["claimant_id"] is not None else -row["id"]
+        groups[(subject, claimant, row["projection"])].append(row)
+    for key, group in groups.items():
+        group.sort(key=lambda row: (row["claim_date"], row["id"]))
+        _walk(group, key, dates, result)
     return result
 
 
 def _walk(group: list[dict], key, dates, result):
     """Each date's standing claim of one claimant (its claims in date order) about one subject."""
-    if not group:
-        return
     subject = key[0]
     latest = -1  # index of the last claim dated on or before the date
     for day in dates:
@@ -245,16 +288,6 @@ def _date(value):
     if value is None or isinstance(value, datetime.date):
         return value
     return datetime.date.fromisoformat(str(value)[:10])
-
-
-def confirmers(claim_ids: Iterable[int], *, known_at: datetime.date | None) -> dict[int, list[int]]:
-    """The sources cited as confirming each claim (known by ``known_at``), in citation order."""
-    citations = _known(Citation.objects.filter(casualty_report_id__in=set(claim_ids), role=Role.CONFIRMED_BY), known_at)
-    result = defaultdict(list)
-    for claim_id, source_id in citations.order_by("pk").values_list("casualty_report_id", "source_id"):
-        if source_id not in result[claim_id]:
-            result[claim_id].append(source_id)
-    return result
 
 
 # --- What follows from the standing claims ------------------------------------------------
@@ -331,18 +364,17 @@ class Standing:
 
     claims: list[dict]
     sources: dict[int, dict]  # id -> {"reliability", "party"}
-    confirmed: dict[int, list[int]]  # claim id -> ids of the sources confirming it
     day: datetime.date
     new: list[dict] = dataclasses.field(default_factory=list)  # not standing on the day before in the answer
 
     def by_kind(self, kinds):
         return [claim for claim in self.claims if claim["kind"] in kinds]
 
-    def makers(self, claim) -> list[int]:
+    @staticmethod
+    def makers(claim) -> tuple[int, ...]:
         """Who makes a claim: its claimant and the sources confirming it. A claim cited by no
         one is its own maker (a negative key), neither independent nor a party's."""
-        claimant = claim["claimant_id"] if claim["claimant_id"] is not None else -claim["id"]
-        return [claimant, *(source for source in self.confirmed.get(claim["id"], []) if source != claimant)]
+        return claim["makers"]
 
     def is_party(self, key) -> bool:
         return key > 0 and self.sources[key]["party"]
@@ -353,13 +385,18 @@ class Standing:
 
 def summarize(standing: Standing) -> dict:
     """The figures and the grade of one subject on one day (see the module's docstring)."""
-    reports = standing.by_kind(REPORT_KINDS)
-    quantified = [claim for claim in reports if figure_range(claim) is not None]
-    denials = [claim for claim in standing.by_kind({Kind.DENIAL}) if figure_range(claim) is not None]
-    makers = {key for claim in standing.claims for key in standing.makers(claim)}
-    ranges = [figure_range(claim) for claim in quantified]
+    quantified, denials, makers = [], [], set()
+    for claim in standing.claims:
+        makers.update(claim["makers"])
+        if claim["range"] is None:
+            continue
+        if claim["kind"] in REPORT_KINDS:
+            quantified.append(claim)
+        elif claim["kind"] == Kind.DENIAL:
+            denials.append(claim)
+    ranges = [claim["range"] for claim in quantified]
     return {
-        "grade": _grade(standing, quantified, denials),
+        "grade": _grade(standing, quantified, denials, ranges),
         "standing": len(standing.claims),
         "claimants": len(makers),
         "independent_claimants": sum(1 for key in makers if key > 0 and not standing.is_party(key)),
@@ -367,9 +404,12 @@ def summarize(standing: Standing) -> dict:
         "envelope": _envelope(ranges),
         "agreement": agreement(ranges),
         "weighted_median": weighted_median(
-            [(best_figure(c), RELIABILITY_WEIGHTS[standing.reliability(standing.makers(c)[0])]) for c in quantified]
+            [
+                (claim["best_figure"], RELIABILITY_WEIGHTS[standing.reliability(claim["makers"][0])])
+                for claim in quantified
+            ]
         ),
-        "spread": _spread([best_figure(claim) for claim in quantified]),
+        "spread": _spread([claim["best_figure"] for claim in quantified]),
     }
 
 
@@ -386,14 +426,13 @@ def _spread(bests):
     return round(max(bests) / min(bests), 4)
 
 
-def _grade(standing: Standing, quantified, denials) -> str:
+def _grade(standing: Standing, quantified, denials, ranges) -> str:
     if not standing.claims:
         return Grade.NONE
     if not quantified and not denials:
         return Grade.UNQUANTIFIED
     # A claimant has one standing report (or denial) at a time, so two reports are two sources'.
     # On a line, some two ranges share no figure exactly when one starts above another's end.
-    ranges = [figure_range(claim) for claim in quantified]
     ends = [high for _, high in ranges if high is not None]
     if ends and max(low for low, _ in ranges) > min(ends):
         return Grade.CONTESTED
@@ -401,7 +440,7 @@ def _grade(standing: Standing, quantified, denials) -> str:
         return Grade.CONTESTED
     if any(claim["disputed_on"] is not None and claim["disputed_on"] <= standing.day for claim in quantified):
         return Grade.CONTESTED
-    sources = {key for claim in quantified + denials for key in standing.makers(claim)}
+    sources = {key for claim in quantified + denials for key in claim["makers"]}
     if len(sources) == 1:
         return Grade.SINGLE_SOURCE
     independent = any(key > 0 and not standing.is_party(key) for key in sources)
@@ -410,6 +449,10 @@ def _grade(standing: Standing, quantified, denials) -> str:
 
 
 # --- A page of subjects, for one date or a series -------------------------------------------
+
+
+def _in_date_order(row):
+    return row["claim_date"], row["id"]
 
 
 @dataclasses.dataclass
@@ -423,15 +466,9 @@ def consensus(claims, *, subjects: list[Subject], periods: list[Period], known_a
     of queries: the standing claims, their confirmers, and the sources behind both."""
     if not subjects:
         return []
-    condition = Q()
-    for subject in subjects:
-        condition |= subject.condition()
+    condition = subjects_condition(subjects, connections[claims.db])
     standing = standing_claims(claims.filter(condition), dates=[period.end for period in periods], known_at=known_at)
-    claim_ids = {row["id"] for rows in standing.values() for row in rows}
-    confirmed = confirmers(claim_ids, known_at=known_at)
-    source_ids = {row["claimant_id"] for rows in standing.values() for row in rows if row["claimant_id"]} | {
-        source for sources in confirmed.values() for source in sources
-    }
+    source_ids = {key for rows in standing.values() for row in rows for key in Standing.makers(row) if key > 0}
     sources = {
         pk: {"reliability": reliability, "party": party}
         for pk, reliability, party in Source.objects.filter(pk__in=source_ids).values_list("pk", "reliability", "party")
@@ -440,12 +477,11 @@ def consensus(claims, *, subjects: list[Subject], periods: list[Period], known_a
     for subject in subjects:
         entries, before = [], set()
         for period in periods:
-            claims_then = sorted(
-                standing.get((subject, period.end), []), key=lambda row: (row["claim_date"], row["id"])
-            )
-            now = Standing(claims_then, sources, confirmed, period.end)
-            now.new = [row for row in claims_then if row["id"] not in before]
-            before = {row["id"] for row in claims_then}
+            claims_then = standing.get((subject, period.end), [])
+            now = Standing(claims_then, sources, period.end)
+            ids = {row["id"] for row in claims_then}
+            now.new = sorted((row for row in claims_then if row["id"] not in before), key=_in_date_order)
+            before = ids
             entries.append((period, now, summarize(now)))
         result.append(SubjectConsensus(subject, entries))
     return result

@@ -487,10 +487,26 @@ class CasualtyReport(TimestampedModel):
         indexes = [
             # A unit's (or a subtree's) reports: their ids and order without reading the rows.
             models.Index(fields=["unit", "as_of_date", "id"], name="report_unit_asof_idx"),
-            # Consensus: the distinct subjects of a country's (and category's) claims, in order.
+            # Consensus: the distinct subjects of a country's (and category's) claims, in order, and
+            # every claim of a subject with what consensus reads of it, without the table's rows
+            # (a country's own figures are tens of thousands of claims spread over the table).
             models.Index(
-                fields=["country", "category", "unit", "event"], include=["as_of_date"], name="report_subject_idx"
-            ),
+                fields=["country", "category", "unit", "event"],
+                include=[
+                    "id",
+                    "kind",
+                    "low",
+                    "best",
+                    "high",
+                    "as_of_date",
+                    "period_start",
+                    "horizon_date",
+                    "date_precision",
+                    "date_text",
+                    "credibility",
+                ],
+                name="report_subject_idx",
+            ),  # fmt: skip
         ]
         constraints = [
             *range_constraints("casualtyreport", "", "figure"),
@@ -569,9 +585,17 @@ class Citation(Attribution):
             models.Index(fields=["source", "role"], name="citation_source_role_idx"),
             # A page's (or an export's) citations in order, with what a list shows of them and
             # what its status needs, without reading the rows (PostgreSQL; SQLite omits INCLUDE).
-            models.Index(fields=["event", "id"], include=["source", "role"], name="citation_event_cover_idx"),
+            # With the dates, so that what a claim's citations say as of known_at (and a consensus'
+            # claimants and dates) is read from the index alone.
             models.Index(
-                fields=["casualty_report", "id"], include=["source", "role"], name="citation_report_cover_idx"
+                fields=["event", "id"],
+                include=["source", "role", "published_date", "created_at"],
+                name="citation_event_cover_idx",
+            ),
+            models.Index(
+                fields=["casualty_report", "id"],
+                include=["source", "role", "published_date", "created_at"],
+                name="citation_report_cover_idx",
             ),
         ]
         constraints = [

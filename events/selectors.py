@@ -80,16 +80,38 @@ def _claim_parts(model):
     return "event", EventLink
 
 
+# How each link (by relation) and citation (by role) bears on a claim's status: the claim takes
+# the lowest rank among them (NO_RANK: claimed).
+LINK_RANKS = {
+    choices.LinkRelation.RETRACTS: 1,
+    choices.LinkRelation.SUPERSEDES: 2,
+    choices.LinkRelation.REVISES: 2,
+    choices.LinkRelation.DISPUTES: 3,
+    choices.LinkRelation.CONFIRMS: 4,
+}
+CITATION_RANKS = {choices.CitationRole.DISPUTED_BY: 3, choices.CitationRole.CONFIRMED_BY: 4}
+STATUS_OF_RANK = {
+    1: choices.ClaimStatus.RETRACTED,
+    2: choices.ClaimStatus.SUPERSEDED,
+    3: choices.ClaimStatus.DISPUTED,
+    4: choices.ClaimStatus.CONFIRMED,
+}
+NO_RANK = 5
+
+
+def status_of(ranks) -> str:
+    """The status a claim's links' and citations' ranks give it (see ``claim_status``)."""
+    return STATUS_OF_RANK.get(min(ranks, default=NO_RANK), choices.ClaimStatus.CLAIMED)
+
+
 class StatusOfRank(Func):
     """The status named by a rank (1 retracted ... 4 confirmed, else claimed): a simple CASE."""
 
     output_field = CharField()
 
     def __init__(self, rank):
-        status = choices.ClaimStatus
-        names = (status.RETRACTED, status.SUPERSEDED, status.DISPUTED, status.CONFIRMED)
-        whens = " ".join(f"WHEN {number} THEN '{name}'" for number, name in enumerate(names, 1))
-        super().__init__(rank, template=f"CASE %(expressions)s {whens} ELSE '{status.CLAIMED}' END")
+        whens = " ".join(f"WHEN {number} THEN '{name}'" for number, name in STATUS_OF_RANK.items())
+        super().__init__(rank, template=f"CASE %(expressions)s {whens} ELSE '{choices.ClaimStatus.CLAIMED}' END")
 
 
 def claim_status(model, *, known_at: datetime.date | None = None) -> Func:
@@ -100,8 +122,8 @@ def claim_status(model, *, known_at: datetime.date | None = None) -> Func:
     With ``known_at``, only citations and links known on or before that day count, so a claim
     superseded later is still current then.
 
-    Each link and citation that bears on the status ranks it (1 retracted, 2 superseded,
-    3 disputed, 4 confirmed); the claim takes the lowest rank. That is one look at the links
+    Each link and citation that bears on the status ranks it (``LINK_RANKS``,
+    ``CITATION_RANKS``); the claim takes the lowest rank. That is one look at the links
     and one at the citations per row, where an EXISTS per condition would take six.
     """
     subject_field, link_model = _claim_parts(model)
@@ -110,23 +132,18 @@ def claim_status(model, *, known_at: datetime.date | None = None) -> Func:
     if known_at is not None:
         citations = citations.alias(known_on=known_on()).filter(known_on__lte=known_at)
         links = links.alias(known_on=known_on()).filter(known_on__lte=known_at)
-    relation, role = choices.LinkRelation, choices.CitationRole
-    link_rank = Case(
-        When(relation=relation.RETRACTS, then=Value(1)),
-        When(relation__in=[relation.SUPERSEDES, relation.REVISES], then=Value(2)),
-        When(relation=relation.DISPUTES, then=Value(3)),
-        When(relation=relation.CONFIRMS, then=Value(4)),
-        default=Value(NO_RANK),
-    )
-    citation_rank = Case(
-        When(role=role.DISPUTED_BY, then=Value(3)),
-        When(role=role.CONFIRMED_BY, then=Value(4)),
-        default=Value(NO_RANK),
-    )
-    return StatusOfRank(Least(_lowest(links, "to_claim", link_rank), _lowest(citations, subject_field, citation_rank)))
 
+    def rank(field, ranks):
+        return Case(
+            *(When(**{field: name}, then=Value(number)) for name, number in ranks.items()), default=Value(NO_RANK)
+        )
 
-NO_RANK = 5
+    return StatusOfRank(
+        Least(
+            _lowest(links, "to_claim", rank("relation", LINK_RANKS)),
+            _lowest(citations, subject_field, rank("role", CITATION_RANKS)),
+        )
+    )
 
 
 def _lowest(queryset, group_field, rank):

@@ -357,3 +357,19 @@ def test_charts_show_each_claim_the_agreement_and_the_projections(api, reliable,
     assert png["Content-Type"] == "image/png" and png.content.startswith(b"\x89PNG")
     error = api.get("/api/consensus/?country=XX&format=svg")
     assert error.status_code == HTTPStatus.BAD_REQUEST and "country" in error.json()
+
+
+def test_the_subjects_and_claimants_are_written_as_their_serializers_write_them(api, reliable):
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from events.api.consensus import ClaimantSerializer
+    from events.api.serializers import EventBriefSerializer, UnitBriefSerializer
+
+    unit, event = make_unit(name="Brigade"), make_event()
+    claim(reliable, best=10, unit=unit, event=event, as_of_date=D(2025, 1, 10))
+    row = answer(api, "as_of=2025-02-01")["results"][0]
+    context = {"request": Request(APIRequestFactory().get("/"))}
+    assert row["subject"]["unit"] == UnitBriefSerializer(unit, context=context).data
+    assert row["subject"]["event"] == EventBriefSerializer(event, context=context).data
+    assert row["periods"][0]["claims"][0]["claimant"] == ClaimantSerializer(reliable, context=context).data

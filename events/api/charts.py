@@ -110,6 +110,7 @@ def draw(axes, subject: dict, colours: dict):
     pad = max(datetime.timedelta(days=7), (last - first) / 20)
     axes.set_xlim(first - pad, last + pad)
     draw_agreement(axes, periods)
+    draw_median(axes, periods)
     axes.set_ylabel("figure")
     axes.set_ylim(bottom=0)
     axes.grid(axis="y", color="#dddddd", linewidth=0.6)
@@ -165,6 +166,18 @@ def draw_projection(axes, claim, claimant):
     line.set_gid(f"projection-{claim['id']}")
     (marker,) = axes.plot([end], [best], marker=">", color=colour)
     marker.set_gid(f"projection-{claim['id']}-horizon")
+
+
+def draw_median(axes, periods):
+    """In a series, the reliability-weighted median of each period, as steps."""
+    points = [(day(p["start"]), day(p["end"]), p["weighted_median"]) for p in periods if p["start"] is not None]
+    points = [(start, end, median) for start, end, median in points if median is not None]
+    if len(points) < 2:
+        return
+    xs = [x for start, end, _ in points for x in (start, end)]
+    ys = [median for _, _, median in points for _ in (0, 1)]
+    (line,) = axes.plot(xs, ys, color="#444444", linewidth=1, label="weighted median")
+    line.set_gid("median")
 
 
 def draw_agreement(axes, periods):
