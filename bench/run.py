@@ -111,7 +111,7 @@ def arguments(argv=None):
     )  # fmt: skip
     parser.add_argument("--sqlite", type=Path, default=None, help="SQLite file (default bench/data/<db>.sqlite3).")
     parser.add_argument("--targets", default=",".join(TARGETS), help=f"Comma list of {', '.join(TARGETS)}.")
-    parser.add_argument("--scenarios", default="a,b,c,d,e,f,u,g", help="Comma list (default a,b,c,d,e,f,u,g).")
+    parser.add_argument("--scenarios", default="a,b,c,d,e,f,u,g,k,m", help="Comma list (default a,b,c,d,e,f,u,g,k,m).")
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto", help="Load generator.")
     parser.add_argument("--no-explain", action="store_true", help="Skip query counts and EXPLAIN.")
     parser.add_argument("--out", type=Path, default=None, help="Results folder (default bench/results/<time>).")

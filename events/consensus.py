@@ -44,17 +44,18 @@ happened; the envelope, agreement, median and spread are those of the reports.
 
 import dataclasses
 import datetime
+import json
 from collections import defaultdict
 from typing import NamedTuple
 
 from dateutil.relativedelta import relativedelta
 from django.db import connections
-from django.db.models import BooleanField, F
+from django.db.models import BooleanField, F, Q
 from django.db.models.expressions import RawSQL
 
 from . import choices
 from .models import CasualtyReportLink, Citation, Source
-from .selectors import CITATION_RANKS, LINK_RANKS, known_on, status_of
+from .selectors import CITATION_RANKS, LINK_RANKS, known_by, known_on, status_of
 
 Grade = choices.ConsensusGrade
 Kind = choices.FigureKind
@@ -101,7 +102,16 @@ def subjects_condition(subjects: list[Subject], connection) -> RawSQL:
                 parts.append(f"{quote(column)} = %s")
                 params.append(value)
         clauses.append("(" + " AND ".join(parts) + ")")
-    return RawSQL("(" + " OR ".join(clauses) + ")", params, output_field=BooleanField())
+    # The same, first as what an index seeks (SQLite would test every subject on every claim
+    # of the country and category): the units named, and no unit if one subject has none.
+    units = sorted({subject.unit_id for subject in subjects if subject.unit_id is not None})
+    seek = []
+    if units:
+        seek.append(f"{quote('unit_id')} IN ({', '.join(['%s'] * len(units))})")
+    if any(subject.unit_id is None for subject in subjects):
+        seek.append(f"{quote('unit_id')} IS NULL")
+    sql = "(" + " OR ".join(seek) + ") AND (" + " OR ".join(clauses) + ")"
+    return RawSQL(sql, [*units, *params], output_field=BooleanField())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,7 +140,9 @@ def periods(interval: str, date_from: datetime.date, date_to: datetime.date) -> 
 
 
 def subjects_of(claims) -> "QuerySet":  # noqa: F821
-    """The distinct subjects of a queryset of casualty reports, in a stable order (nulls last)."""
+    """The distinct subjects of a queryset of casualty reports, in a stable order on every
+    database: country, category, unit id, event id, with no unit or event last (a country's
+    own figures, often its most discussed, close the list rather than weigh on its first page)."""
     return (
         claims.order_by()
         .values(*SUBJECT_FIELDS)
@@ -140,10 +152,6 @@ def subjects_of(claims) -> "QuerySet":  # noqa: F821
 
 
 # --- The standing claims: one query -------------------------------------------------------
-
-
-def _known(queryset, known_at):
-    return queryset if known_at is None else queryset.alias(known_on=known_on()).filter(known_on__lte=known_at)
 
 
 CLAIM_FIELDS = (
@@ -172,6 +180,16 @@ def _raw(queryset) -> list[tuple]:
         return cursor.fetchall()
 
 
+def among_claims(column: str, claims, ids: list[int], connection):
+    """``column IN <the claims>``, as each database reads it fastest: PostgreSQL nests the
+    claims query (an index-only scan), where SQLite, nesting it, walked a country's whole index
+    for each citation; it reads the ids as one JSON parameter instead, however many."""
+    if connection.vendor == "postgresql":
+        return Q(**{f"{column}__in": claims.order_by().values("pk")})
+    column = connection.ops.quote_name(column)
+    return RawSQL(f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(ids)], output_field=BooleanField())
+
+
 def load_claims(claims, *, known_at: datetime.date | None) -> list[dict]:
     """The claims, each with its claimant, confirmers, date, end, dispute date and status.
 
@@ -186,15 +204,17 @@ def load_claims(claims, *, known_at: datetime.date | None) -> list[dict]:
     }
     if not rows:
         return []
-    ids = claims.order_by().values("pk")
+    connection = connections[claims.db]
     citations = (
-        _known(Citation.objects.filter(casualty_report__in=ids), known_at)
+        known_by(Citation.objects.filter(among_claims("casualty_report_id", claims, list(rows), connection)), known_at)
         .annotate(known=known_on())
         .order_by()
         .values_list("casualty_report_id", "source_id", "role", "known", "pk")
     )
     links = (
-        _known(CasualtyReportLink.objects.filter(to_claim__in=ids), known_at)
+        known_by(
+            CasualtyReportLink.objects.filter(among_claims("to_claim_id", claims, list(rows), connection)), known_at
+        )
         .annotate(known=known_on())
         .order_by()
         .values_list("to_claim_id", "relation", "known")

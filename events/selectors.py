@@ -73,6 +73,13 @@ def known_on(date_field: str = "published_date"):
     return Coalesce(date_field, TruncDate("created_at"))
 
 
+def known_by(queryset, known_at: datetime.date | None):
+    """Citations or links known on or before ``known_at`` (all of them without a day)."""
+    if known_at is None:
+        return queryset
+    return queryset.alias(known_on=known_on()).filter(known_on__lte=known_at)
+
+
 def _claim_parts(model):
     """(the Citation field pointing at a claim model, the link model whose to_claim points at it)."""
     if model is CasualtyReport:
@@ -129,9 +136,7 @@ def claim_status(model, *, known_at: datetime.date | None = None) -> Func:
     subject_field, link_model = _claim_parts(model)
     citations = Citation.objects.filter(**{subject_field: OuterRef("pk")})
     links = link_model.objects.filter(to_claim=OuterRef("pk"))
-    if known_at is not None:
-        citations = citations.alias(known_on=known_on()).filter(known_on__lte=known_at)
-        links = links.alias(known_on=known_on()).filter(known_on__lte=known_at)
+    citations, links = known_by(citations, known_at), known_by(links, known_at)
 
     def rank(field, ranks):
         return Case(
@@ -161,9 +166,7 @@ def known_claims(queryset, *, known_at: datetime.date):
 
 def citations_prefetch(*, known_at: datetime.date | None = None) -> Prefetch:
     """Citations with their source, in one query per page; only those known by ``known_at`` if given."""
-    citations = Citation.objects.select_related("source")
-    if known_at is not None:
-        citations = citations.alias(known_on=known_on()).filter(known_on__lte=known_at)
+    citations = known_by(Citation.objects.select_related("source"), known_at)
     return Prefetch("citations", queryset=citations)
 
 

@@ -97,7 +97,7 @@ from collections.abc import Iterable
 
 from . import choices
 from .models import CasualtyReport, CasualtyReportLink, Citation, Event, EventLink, figure_range
-from .selectors import known_on
+from .selectors import known_by
 
 # The UUIDv5 namespace of every id in the export (185343f7-5b67-5ff7-bc07-834a5a3b97de);
 # changing it would change every id.
@@ -487,9 +487,9 @@ def _link_relationships(
     """Links between two exported claims (known by ``known_at``, if given), in one query."""
     if not ids:
         return []
-    links = link_model.objects.filter(from_claim_id__in=ids, to_claim_id__in=ids).select_related("source")
-    if known_at is not None:
-        links = links.alias(known_on=known_on()).filter(known_on__lte=known_at)
+    links = known_by(
+        link_model.objects.filter(from_claim_id__in=ids, to_claim_id__in=ids).select_related("source"), known_at
+    )
     return [
         {
             **_common("relationship", f"{key}-link:{link.pk}", link),
