@@ -13,9 +13,6 @@ so a page or a test can find it.
 import datetime
 import io
 
-from matplotlib import dates as mdates
-from matplotlib import rc_context
-from matplotlib.figure import Figure
 from rest_framework import renderers
 
 from ..consensus import best_figure
@@ -33,6 +30,8 @@ class ChartRenderer(renderers.BaseRenderer):
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         subjects = (data or {}).get("results", [])
+        from matplotlib import rc_context  # loaded by the first chart: most workers never draw one
+
         figure = chart(subjects)
         buffer = io.BytesIO()
         metadata = {"Date": None} if self.image_format == "svg" else {}
@@ -54,7 +53,9 @@ class PNGRenderer(ChartRenderer):
     image_format = "png"
 
 
-def chart(subjects: list[dict]) -> Figure:
+def chart(subjects: list[dict]):
+    from matplotlib.figure import Figure
+
     panels = subjects[:MAX_PANELS] or [None]
     figure = Figure(figsize=(9, 3.4 * len(panels)), layout="constrained")
     colours = {}
@@ -80,6 +81,8 @@ def title(subject: dict) -> str:
 
 
 def draw(axes, subject: dict, colours: dict):
+    from matplotlib import dates as mdates
+
     periods = subject["periods"]
     claims, projections = {}, {}
     for period in periods:
