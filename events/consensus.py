@@ -334,11 +334,6 @@ def best_figure(claim) -> float | None:
     return low if low is not None else high
 
 
-def overlaps(first, second) -> bool:
-    """Whether two ranges (high None: unbounded) share a figure."""
-    return (second[1] is None or first[0] <= second[1]) and (first[1] is None or second[0] <= first[1])
-
-
 def agreement(ranges: list[tuple[int, int | None]]) -> dict | None:
     """The figures that the most ranges share, with how many ranges; None unless two share one.
 
@@ -386,9 +381,6 @@ class Standing:
     sources: dict[int, dict]  # id -> {"reliability", "party"}
     day: datetime.date
     new: list[dict] = dataclasses.field(default_factory=list)  # not standing on the day before in the answer
-
-    def by_kind(self, kinds):
-        return [claim for claim in self.claims if claim["kind"] in kinds]
 
     @staticmethod
     def makers(claim) -> tuple[int, ...]:
