@@ -13,10 +13,11 @@ a claim is the source it is ``claimed_by``; for a claim nobody is cited as claim
 that ``reported_by`` it, else the one that ``confirmed_by`` it. ``known_at`` narrows all of it
 to what had been published by then.
 
-The standing claims of a page of subjects, for one date or for the end of every period of a
-series, come from one query: a window function ranks each claimant's claims per subject and
-date, over the claims joined with the dates (``standing_claims``). What follows from them is
-computed per subject and date here (``summarize``):
+The claims of a page of subjects come from three queries whatever their number: the claims,
+their citations and the links to them (``load_claims``). Each subject's claims are then held as
+columns (``SubjectClaims``), so that what stands on each date compared, and what follows from
+it, is a few array operations (numpy) rather than a Python loop over thousands of claims per
+date (``SubjectClaims.summarize``):
 
 - **claimants**: distinct claimants of standing claims; **independent_claimants**: the distinct
   sources that originate (claim or confirm) standing reports or denials and do not speak for a
@@ -42,20 +43,23 @@ Projections (with their horizons) and denials are listed apart from reports of w
 happened; the envelope, agreement, median and spread are those of the reports.
 """
 
+import contextlib
 import dataclasses
 import datetime
-import json
+import gc
 from collections import defaultdict
 from typing import NamedTuple
 
+import numpy as np
 from dateutil.relativedelta import relativedelta
 from django.db import connections
-from django.db.models import BooleanField, F, Q
+from django.db.models import Aggregate, BooleanField, Case, F, Min, Q, TextField, Value, When
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Concat
 
 from . import choices
 from .models import CasualtyReportLink, Citation, Source
-from .selectors import CITATION_RANKS, LINK_RANKS, known_by, known_on, status_of
+from .selectors import CITATION_RANKS, LINK_RANKS, NO_RANK, STATUS_OF_RANK, known_by, known_on
 
 Grade = choices.ConsensusGrade
 Kind = choices.FigureKind
@@ -171,162 +175,240 @@ CLAIM_FIELDS = (
 CLAIMANT_ROLES = {Role.CLAIMED_BY: 0, Role.REPORTED_BY: 1, Role.CONFIRMED_BY: 2}
 
 
-def _raw(queryset) -> list[tuple]:
-    """The rows of a ``values_list`` query as the database driver gives them, without Django's
-    per-value converters: tens of thousands of rows are read here, and dates are parsed below."""
-    sql, params = queryset.query.sql_with_params()
-    with connections[queryset.db].cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+class JoinedText(Aggregate):
+    """The values as one text, comma-separated, in no order (``string_agg``, ``group_concat``)."""
+
+    function = "GROUP_CONCAT"
+    template = "%(function)s(%(distinct)s%(expressions)s, ',')"
+    output_field = TextField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, function="STRING_AGG", **extra)
 
 
-def among_claims(column: str, claims, ids: list[int], connection):
-    """``column IN <the claims>``, as each database reads it fastest: PostgreSQL nests the
-    claims query (an index-only scan), where SQLite, nesting it, walked a country's whole index
-    for each citation; it reads the ids as one JSON parameter instead, however many."""
-    if connection.vendor == "postgresql":
-        return Q(**{f"{column}__in": claims.order_by().values("pk")})
-    column = connection.ops.quote_name(column)
-    return RawSQL(f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(ids)], output_field=BooleanField())
+def _ranked(field: str, ranks: dict) -> Case:
+    return Case(*(When(**{field: name}, then=Value(number)) for name, number in ranks.items()), default=None)
 
 
-def load_claims(claims, *, known_at: datetime.date | None) -> list[dict]:
-    """The claims, each with its claimant, confirmers, date, end, dispute date and status.
+def _earliest_when(**condition) -> Min:
+    return Min(Case(When(**condition, then="known")))
 
-    Three queries, whatever the number of claims: the claims, their citations and the links
-    to them (those known by ``known_at``). What follows from a claim's citations and links is
-    worked out here, in one pass over each, rather than by a handful of correlated subqueries
-    per claim in the database (a country's own figures are tens of thousands of claims).
-    """
-    rows = {
-        values[0]: dict(zip(CLAIM_FIELDS, values, strict=True))
-        for values in _raw(claims.order_by().values_list(*CLAIM_FIELDS))
-    }
-    if not rows:
-        return []
+
+# On PostgreSQL each claim's citations and links are grouped beside it (LATERAL: an index
+# lookup per claim, however many claims); SQLite reads the claims once into a table of their
+# own and groups the citations and links of all of them (nesting the claims query, it walked a
+# country's whole index for each citation).
+CLAIM_QUERY = {
+    "postgresql": """SELECT consensus_claims.*, cited.first_known, cited.disputed_on, cited.lowest_rank, cited.makers,
+       linked.ended_on, linked.disputed_on, linked.lowest_rank
+FROM ({claims}) consensus_claims
+LEFT JOIN LATERAL ({citations}) cited ON true
+LEFT JOIN LATERAL ({links}) linked ON true
+WHERE consensus_claims.as_of_date IS NOT NULL OR cited.first_known IS NOT NULL""",
+    "sqlite": """WITH consensus_claims AS MATERIALIZED ({claims})
+SELECT consensus_claims.*, cited.first_known, cited.disputed_on, cited.lowest_rank, cited.makers,
+       linked.ended_on, linked.disputed_on, linked.lowest_rank
+FROM consensus_claims
+LEFT JOIN ({citations}) cited ON cited.casualty_report_id = consensus_claims.id
+LEFT JOIN ({links}) linked ON linked.to_claim_id = consensus_claims.id
+WHERE consensus_claims.as_of_date IS NOT NULL OR cited.first_known IS NOT NULL""",
+}
+AMONG_CLAIMS = {
+    "postgresql": "{column} = consensus_claims.id",
+    "sqlite": "{column} IN (SELECT id FROM consensus_claims)",
+}
+
+
+def claim_facts_query(claims, *, known_at: datetime.date | None) -> tuple[str, list]:
+    """One query for the claims and, per claim, what its citations and links say (those known by
+    ``known_at``): the day it first became known, the first day it was disputed, the lowest
+    status rank (``CITATION_RANKS``, ``LINK_RANKS``), the day a link first ended it, and its
+    makers as ``rank:citation:source`` (claimed, reported, confirmed by), grouped in the
+    database rather than read citation by citation (a country's own figures are tens of
+    thousands of claims, each cited by a few sources)."""
     connection = connections[claims.db]
+    vendor = "postgresql" if connection.vendor == "postgresql" else "sqlite"
+
+    def among(column):
+        condition = AMONG_CLAIMS[vendor].format(column=connection.ops.quote_name(column))
+        return RawSQL(condition, [], output_field=BooleanField())
+
+    makers = Concat(
+        _ranked("role", CLAIMANT_ROLES), Value(":"), "id", Value(":"), "source_id", output_field=TextField()
+    )
     citations = (
-        known_by(Citation.objects.filter(among_claims("casualty_report_id", claims, list(rows), connection)), known_at)
+        known_by(Citation.objects.filter(among("casualty_report_id")), known_at)
         .annotate(known=known_on())
         .order_by()
-        .values_list("casualty_report_id", "source_id", "role", "known", "pk")
+        .values("casualty_report_id")
+        .annotate(
+            first_known=Min("known"),
+            disputed_on=_earliest_when(role=Role.DISPUTED_BY),
+            lowest_rank=Min(_ranked("role", CITATION_RANKS)),
+            makers=JoinedText(makers, filter=Q(role__in=list(CLAIMANT_ROLES))),
+        )
     )
     links = (
-        known_by(
-            CasualtyReportLink.objects.filter(among_claims("to_claim_id", claims, list(rows), connection)), known_at
-        )
+        known_by(CasualtyReportLink.objects.filter(among("to_claim_id")), known_at)
         .annotate(known=known_on())
         .order_by()
-        .values_list("to_claim_id", "relation", "known")
+        .values("to_claim_id")
+        .annotate(
+            ended_on=_earliest_when(relation__in=ENDING_RELATIONS),
+            disputed_on=_earliest_when(relation=Relation.DISPUTES),
+            lowest_rank=Min(_ranked("relation", LINK_RANKS)),
+        )
     )
-    cited, first_known, ended_on, disputed_on, ranks = (defaultdict(list), {}, {}, {}, defaultdict(list))
-    for claim_id, source_id, role, known, citation_id in _raw(citations):
-        known = _date(known)
-        cited[claim_id].append((CLAIMANT_ROLES.get(role, 9), citation_id, source_id, role))
-        first_known[claim_id] = _earliest(first_known.get(claim_id), known)
-        if role == Role.DISPUTED_BY:
-            disputed_on[claim_id] = _earliest(disputed_on.get(claim_id), known)
-        if role in CITATION_RANKS:
-            ranks[claim_id].append(CITATION_RANKS[role])
-    for claim_id, relation, known in _raw(links):
-        known = _date(known)
-        if relation in ENDING_RELATIONS:
-            ended_on[claim_id] = _earliest(ended_on.get(claim_id), known)
-        elif relation == Relation.DISPUTES:
-            disputed_on[claim_id] = _earliest(disputed_on.get(claim_id), known)
-        ranks[claim_id].append(LINK_RANKS[relation])
-    result = []
-    for claim_id, row in rows.items():
-        for name in ("as_of_date", "period_start", "horizon_date"):
-            row[name] = _date(row[name])
-        row["claim_date"] = row["as_of_date"] or first_known.get(claim_id)
-        if row["claim_date"] is None:
-            continue  # neither dated nor cited: it cannot be placed in time
-        # The first claiming citation's source; else the first reporting one's, else the first confirming.
-        makers = sorted(entry for entry in cited.get(claim_id, ()) if entry[0] < 9)
-        claimant = makers[0][2] if makers else None
-        confirmers = [source for _, _, source, role in makers if role == Role.CONFIRMED_BY and source != claimant]
-        row["claimant_id"] = claimant
-        row["confirmed_by"] = list(dict.fromkeys(confirmers))
-        row["makers"] = (claimant if claimant is not None else -claim_id, *row["confirmed_by"])
-        row["ended_on"], row["disputed_on"] = ended_on.get(claim_id), disputed_on.get(claim_id)
-        row["status"] = status_of(ranks.get(claim_id, ()))
-        row["projection"] = row["kind"] == Kind.PROJECTION
-        row["range"] = figure_range(row)
-        row["best_figure"] = best_figure(row)
-        result.append(row)
-    return result
+    parts = [query.query.sql_with_params() for query in (claims.order_by().values(*CLAIM_FIELDS), citations, links)]
+    sql = CLAIM_QUERY[vendor].format(
+        **{name: sql for name, (sql, _) in zip(("claims", "citations", "links"), parts, strict=True)}
+    )
+    return sql, [param for _, params in parts for param in params]
 
 
-def _earliest(first, second):
-    if first is None:
-        return second
-    return first if second is None or first <= second else second
+class Claims:
+    """The claims of a page of subjects as columns, read in one query (``claim_facts_query``):
+    what the consensus computes on as arrays, what the answer lists as the values read. Claims
+    neither dated nor cited are left out: they cannot be placed in time."""
+
+    def __init__(self, found: list[tuple]):
+        width = len(CLAIM_FIELDS)
+        columns = list(zip(*found, strict=True)) or [()] * (width + 7)
+        fields = dict(zip(CLAIM_FIELDS, columns[:width], strict=True))
+        first_known, cited_disputed, cited_rank, makers, ended_on, linked_disputed, linked_rank = columns[width:]
+        self.count = len(found)
+        self.fields, self.days = fields, Days()
+        self.ids = fields["id"]
+        self.subjects = list(zip(*(fields[name] for name in SUBJECT_FIELDS), strict=True))
+        as_of, known = self.days.ordinals(fields["as_of_date"]), self.days.ordinals(first_known)
+        self.dated = np.where(as_of != NEVER, as_of, known)
+        self.ended = self.days.ordinals(ended_on)
+        self.disputed = np.minimum(self.days.ordinals(cited_disputed), self.days.ordinals(linked_disputed))
+        self.ranks = [min(a or NO_RANK, b or NO_RANK) for a, b in zip(cited_rank, linked_rank, strict=True)]
+        kinds = fields["kind"]
+        self.projection = _column((kind == Kind.PROJECTION for kind in kinds), bool)
+        # The range a claim allows (lowest to highest figure; unbounded without a high or a best)
+        # and its best figure (best, else the middle of low and high, else the one given).
+        triples = list(zip(fields["low"], fields["best"], fields["high"], strict=True))
+        figured = [triple != (None, None, None) for triple in triples]
+        self.report = _column((f and kind in REPORT_KINDS for f, kind in zip(figured, kinds, strict=True)), bool)
+        self.denial = _column((f and kind == Kind.DENIAL for f, kind in zip(figured, kinds, strict=True)), bool)
+        self.low = _column((low if low is not None else best or 0 for low, best, _ in triples), np.int64)
+        self.high = _column((high if high is not None else best or 0 for _, best, high in triples), np.int64)
+        self.bounded = _column((high is not None or best is not None for _, best, high in triples), bool)
+        self.best_figures = [_best(*triple) for triple in triples]
+        self.best = _column((0 if value is None else value for value in self.best_figures), np.float64)
+        # Most claims have one maker: its source is the text after the last colon.
+        self.claimants = [None if text is None else int(text[text.rindex(":") + 1 :]) for text in makers]
+        self.confirmers = {}  # place -> the sources confirming the claim there, for the few confirmed
+        for place, text in enumerate(makers):
+            if text is not None and "," in text:
+                self.claimants[place], confirmers = _makers(text)
+                if confirmers:
+                    self.confirmers[place] = confirmers
+
+    def by_subject(self) -> dict["Subject", list[int]]:
+        places = defaultdict(list)
+        for place, subject in enumerate(self.subjects):
+            places[subject].append(place)
+        return places
+
+    def source_ids(self) -> set[int]:
+        """The sources that make the claims: their claimants and confirmers."""
+        ids = {pk for pk in self.claimants if pk is not None}
+        for confirmers in self.confirmers.values():
+            ids.update(confirmers)
+        return ids
+
+    def makers(self, place: int) -> tuple[int, ...]:
+        """Who makes a claim: its claimant and the sources confirming it. A claim cited by no one
+        as its maker is its own (a negative key)."""
+        claimant = self.claimants[place]
+        return (claimant if claimant is not None else -self.ids[place], *self.confirmers.get(place, ()))
+
+    def record(self, place: int) -> dict:
+        """A claim as the answer lists it, but for its address and its makers' names."""
+        fields, text = self.fields, self.days.text
+        return {
+            "id": self.ids[place],
+            "makers": self.makers(place),
+            "kind": fields["kind"][place],
+            "date": self.days.iso(int(self.dated[place])),
+            "low": fields["low"][place],
+            "best": fields["best"][place],
+            "high": fields["high"][place],
+            "as_of_date": text(fields["as_of_date"][place]),
+            "period_start": text(fields["period_start"][place]),
+            "horizon_date": text(fields["horizon_date"][place]),
+            "date_precision": fields["date_precision"][place],
+            "date_text": fields["date_text"][place],
+            "credibility": fields["credibility"][place],
+            "status": STATUS_OF_RANK.get(self.ranks[place], choices.ClaimStatus.CLAIMED),
+        }
 
 
-def standing_claims(claims, *, dates: list[datetime.date], known_at: datetime.date | None) -> dict:
-    """The claims standing on each of ``dates`` (ascending), per subject: ``{(subject, date): [row]}``.
+class Days:
+    """Days as the driver gives them (dates, or ISO text on SQLite), each read once: a page's
+    claims share a few thousand days between tens of thousands of values."""
 
-    The claims come from ``load_claims``; one pass over them, grouped by subject, claimant and
-    kind and in date order, walks each claimant's claims along the dates. A claimant's claim
-    stands on a date when it is the latest one dated by then that nothing has ended by then: if
-    its newer claim is retracted, the older stands again. A claim with no claimant is its own.
+    def __init__(self):
+        self._ordinals, self._iso = {None: NEVER}, {}
 
-    (The ranking could be a window function over the claims joined with the dates, but that
-    multiplies the rows by the number of dates, and a country's own figures at the benchmark's
-    scale have thousands of claimants: measured, the join alone took longer than this whole pass.)
-    """
-    result = defaultdict(list)
-    if not dates:
-        return result
-    groups = defaultdict(list)
-    for row in load_claims(claims, known_at=known_at):
-        subject = Subject(row["country"], row["category"], row["unit_id"], row["event_id"])
-        claimant = row["claimant_id"] if row["claimant_id"] is not None else -row["id"]
-        groups[(subject, claimant, row["projection"])].append(row)
-    for key, group in groups.items():
-        group.sort(key=lambda row: (row["claim_date"], row["id"]))
-        _walk(group, key, dates, result)
-    return result
+    def ordinal(self, value) -> int:
+        try:
+            return self._ordinals[value]
+        except KeyError:
+            self._ordinals[value] = ordinal = _date(value).toordinal()
+            return ordinal
+
+    def ordinals(self, values) -> np.ndarray:
+        for value in set(values) - self._ordinals.keys():
+            self.ordinal(value)
+        return _column(map(self._ordinals.__getitem__, values), np.int64)
+
+    def iso(self, ordinal: int) -> str | None:
+        if ordinal == NEVER:
+            return None
+        try:
+            return self._iso[ordinal]
+        except KeyError:
+            self._iso[ordinal] = text = datetime.date.fromordinal(ordinal).isoformat()
+            return text
+
+    def text(self, value) -> str | None:
+        return self.iso(self.ordinal(value))
 
 
-def _walk(group: list[dict], key, dates, result):
-    """Each date's standing claim of one claimant (its claims in date order) about one subject."""
-    subject = key[0]
-    latest = -1  # index of the last claim dated on or before the date
-    for day in dates:
-        while latest + 1 < len(group) and group[latest + 1]["claim_date"] <= day:
-            latest += 1
-        for index in range(latest, -1, -1):
-            ended = group[index]["ended_on"]
-            if ended is None or ended > day:
-                result[(subject, day)].append(group[index])
-                break
+def load_claims(claims, *, known_at: datetime.date | None) -> Claims:
+    """The claims with what their citations and links say, as columns, in one query."""
+    sql, params = claim_facts_query(claims, known_at=known_at)
+    with connections[claims.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return Claims(cursor.fetchall())  # the driver's values: Django's converters would cost more than the query
+
+
+def _makers(text: str) -> tuple[int, list[int]]:
+    """(claimant, confirmers) from a claim's makers (``claim_facts_query``): the first claiming
+    citation's source, else the first reporting one's, else the first confirming one's; then the
+    other sources confirming it, in citation order."""
+    makers = sorted(tuple(int(part) for part in entry.split(":")) for entry in text.split(","))
+    claimant, confirming = makers[0][2], CLAIMANT_ROLES[Role.CONFIRMED_BY]
+    confirmers = dict.fromkeys(source for rank, _, source in makers if rank == confirming and source != claimant)
+    return claimant, list(confirmers)
 
 
 def _date(value):
-    if value is None or isinstance(value, datetime.date):
+    if isinstance(value, datetime.date):
         return value
     return datetime.date.fromisoformat(str(value)[:10])
 
 
-# --- What follows from the standing claims ------------------------------------------------
-
-
-def figure_range(claim) -> tuple[int, int | None] | None:
-    """(lowest, highest) figure a claim allows, highest None for no upper bound; None without a figure."""
-    low, best, high = claim["low"], claim["best"], claim["high"]
-    if low is None and best is None and high is None:
-        return None
-    lowest = next(value for value in (low, best, 0) if value is not None)
-    highest = next((value for value in (high, best) if value is not None), None)
-    if highest is None and low is None:  # only "high" given: up to it
-        highest = high
-    return lowest, highest
-
-
 def best_figure(claim) -> float | None:
-    low, best, high = claim["low"], claim["best"], claim["high"]
+    """A claim's best figure: its best, else the middle of its low and high, else the one given."""
+    return _best(claim["low"], claim["best"], claim["high"])
+
+
+def _best(low, best, high):
     if best is not None:
         return best
     if low is not None and high is not None:
@@ -335,136 +417,213 @@ def best_figure(claim) -> float | None:
 
 
 def agreement(ranges: list[tuple[int, int | None]]) -> dict | None:
-    """The figures that the most ranges share, with how many ranges; None unless two share one.
+    """The figures that the most ranges share, with how many ranges; None unless two share one
+    (``(low, high)`` pairs, high None for no upper bound; see ``_agreement``)."""
+    lows = np.array([low for low, _ in ranges], dtype=np.int64)
+    highs = np.array([0 if high is None else high for _, high in ranges], dtype=np.int64)
+    return _agreement(lows, highs, np.array([high is not None for _, high in ranges], dtype=bool))
 
-    A sweep along the figures: a range counts from its low end to its high end, both included
-    (a high end of None never closes). The most ranges overlap at the low end of one of them;
-    the figures they share there run up to the lowest high end among them. Ties go to the
-    lowest figures.
-    """
-    starts = sorted(low for low, _ in ranges)
-    ends = sorted(high for _, high in ranges if high is not None)
-    count = most = 0
-    where, end_index = None, 0
-    for low in starts:
-        while end_index < len(ends) and ends[end_index] < low:  # closed before this range opens
-            end_index += 1
-            count -= 1
-        count += 1
-        if count > most:
-            most, where = count, low
+
+def _agreement(lows, highs, bounded) -> dict | None:
+    """The figures that the most ranges share: ranges count from their low end to their high end,
+    both included, and an unbounded one never closes. The most ranges overlap at the low end of
+    one of them, where the count is the ranges opened by then less those closed before; the
+    figures they share there run up to the lowest high end among them. Ties go to the lowest."""
+    if len(lows) < 2:
+        return None
+    starts, ends = np.sort(lows), np.sort(highs[bounded])
+    counts = np.searchsorted(starts, starts, side="right") - np.searchsorted(ends, starts, side="left")
+    best = int(np.argmax(counts))
+    most, where = int(counts[best]), starts[best]
     if most < 2:
         return None
-    highs = [high for start, high in ranges if start <= where and (high is None or high >= where)]
-    bounded = [high for high in highs if high is not None]
-    return {"low": where, "high": min(bounded) if bounded else None, "claims": most}
+    shared = bounded & (lows <= where) & (highs >= where)
+    return {"low": int(where), "high": int(highs[shared].min()) if shared.any() else None, "claims": most}
 
 
-def weighted_median(values_and_weights: list[tuple[float, float]]) -> float | None:
-    """The lowest value at which the running weight, in value order, reaches half the total."""
-    if not values_and_weights:
-        return None
-    ordered = sorted(values_and_weights)
-    half, running = sum(weight for _, weight in ordered) / 2, 0
-    for value, weight in ordered:
-        running += weight
-        if running >= half:
-            return value
-    return ordered[-1][0]
+# --- The claims of a subject as columns, and what stands of them on each date ----------------
 
 
-@dataclasses.dataclass
-class Standing:
-    """The claims standing on one day for one subject, and who makes them."""
+class Sources:
+    """What the consensus needs to know of each maker, by a dense code: a source's code is its
+    place in ``ids``; a claim cited by no one is its own maker, with a code of its own past them
+    (see ``of``), neither independent nor a party's, of a reliability that cannot be judged."""
 
-    claims: list[dict]
-    sources: dict[int, dict]  # id -> {"reliability", "party"}
-    day: datetime.date
-    new: list[dict] = dataclasses.field(default_factory=list)  # not standing on the day before in the answer
+    def __init__(self, facts: dict[int, tuple[str, bool]]):
+        self.ids = list(facts)
+        self.code = {pk: index for index, pk in enumerate(self.ids)}
+        reliability = [facts[pk][0] for pk in self.ids]
+        self.party = np.array([facts[pk][1] for pk in self.ids], dtype=bool)
+        self.reliable = np.array([value in USUALLY_RELIABLE for value in reliability], dtype=bool)
+        self.weight = np.array([RELIABILITY_WEIGHTS[value] for value in reliability], dtype=np.float64)
 
-    @staticmethod
-    def makers(claim) -> tuple[int, ...]:
-        """Who makes a claim: its claimant and the sources confirming it. A claim cited by no
-        one is its own maker (a negative key), neither independent nor a party's."""
-        return claim["makers"]
-
-    def is_party(self, key) -> bool:
-        return key > 0 and self.sources[key]["party"]
-
-    def reliability(self, key) -> str:
-        return self.sources[key]["reliability"] if key > 0 else choices.Reliability.F
-
-
-def summarize(standing: Standing) -> dict:
-    """The figures and the grade of one subject on one day (see the module's docstring)."""
-    quantified, denials, makers = [], [], set()
-    for claim in standing.claims:
-        makers.update(claim["makers"])
-        if claim["range"] is None:
-            continue
-        if claim["kind"] in REPORT_KINDS:
-            quantified.append(claim)
-        elif claim["kind"] == Kind.DENIAL:
-            denials.append(claim)
-    ranges = [claim["range"] for claim in quantified]
-    return {
-        "grade": _grade(standing, quantified, denials, ranges),
-        "standing": len(standing.claims),
-        "claimants": len(makers),
-        "independent_claimants": sum(1 for key in makers if key > 0 and not standing.is_party(key)),
-        "party_claimants": sum(1 for key in makers if standing.is_party(key)),
-        "envelope": _envelope(ranges),
-        "agreement": agreement(ranges),
-        "weighted_median": weighted_median(
-            [
-                (claim["best_figure"], RELIABILITY_WEIGHTS[standing.reliability(claim["makers"][0])])
-                for claim in quantified
-            ]
-        ),
-        "spread": _spread([claim["best_figure"] for claim in quantified]),
-    }
+    def of(self, claims: int):
+        """(party, independent, usually reliable, weight) of each code; codes past the sources
+        are the ``claims`` claims' own."""
+        own = np.zeros(claims, dtype=bool)
+        party, reliable = np.concatenate([self.party, own]), np.concatenate([self.reliable, own])
+        weight = np.concatenate([self.weight, np.full(claims, RELIABILITY_WEIGHTS[choices.Reliability.F])])
+        real = np.arange(len(party)) < len(self.ids)
+        return party, real & ~party, reliable, weight
 
 
-def _envelope(ranges):
-    if not ranges:
-        return None
-    highs = [high for _, high in ranges]
-    return {"low": min(low for low, _ in ranges), "high": None if None in highs else max(highs)}
+class SubjectClaims:
+    """One subject's claims (places in ``Claims``), ordered by maker and kind (a claimant's latest
+    projection stands beside its latest report) and then by date, so that what stands on a date
+    is a few array operations, not a walk per claimant."""
+
+    def __init__(self, claims: Claims, places: list[int], sources: Sources):
+        count, codes = len(places), len(sources.ids)
+        places = np.array(places, dtype=np.int64)
+        claimants = [claims.claimants[place] for place in places]
+        maker = _column((codes + n if pk is None else sources.code[pk] for n, pk in enumerate(claimants)), np.int64)
+        ids = _column((claims.ids[place] for place in places), np.int64)
+        projection, dated = claims.projection[places], claims.dated[places]
+        order = np.lexsort((ids, dated, projection, maker))
+        self.claims, self.places, self.maker = claims, places[order], maker[order]
+        places, projection = self.places, projection[order]
+        changed = (self.maker[1:] != self.maker[:-1]) | (projection[1:] != projection[:-1])
+        self.group = np.concatenate([[0], np.cumsum(changed)]) if count else np.zeros(0, dtype=np.int64)
+        self.dated, self.ended, self.disputed = claims.dated[places], claims.ended[places], claims.disputed[places]
+        self.report, self.denial = claims.report[places], claims.denial[places]
+        self.low, self.high, self.bounded, self.best = (
+            claims.low[places], claims.high[places], claims.bounded[places], claims.best[places]
+        )  # fmt: skip
+        # Each claim's place in date order, for listing new claims in it.
+        self.in_order = np.empty(count, dtype=np.int64)
+        self.in_order[np.lexsort((ids[order], self.dated))] = np.arange(count)
+        # Confirmers, sparse: (claim's place here, confirmer's code) for each.
+        pairs = [(n, sources.code[pk]) for n, place in enumerate(places) for pk in claims.confirmers.get(place, ())]
+        self.confirmed = np.array([n for n, _ in pairs], dtype=np.int64)
+        self.confirmer = np.array([code for _, code in pairs], dtype=np.int64)
+        self.party, self.independent, self.reliable, self.weight = sources.of(count)
+        self.count = count
+
+    def standing(self, day: datetime.date) -> np.ndarray:
+        """The places of the claims standing on ``day``: in each group, the latest dated by then
+        that nothing has ended by then (so if a newer claim is retracted, the older stands again)."""
+        ordinal = day.toordinal()
+        places = np.flatnonzero((self.dated <= ordinal) & (self.ended > ordinal))
+        if not len(places):
+            return places
+        groups = self.group[places]
+        return places[np.append(groups[1:] != groups[:-1], True)]
+
+    def makers(self, places, member) -> np.ndarray:
+        """The distinct codes of the makers (claimants and confirmers) of the claims at ``places``."""
+        confirmers = self.confirmer[member[self.confirmed]] if len(self.confirmed) else self.confirmer
+        return np.unique(np.concatenate([self.maker[places], confirmers]))
+
+    def summarize(self, places: np.ndarray, day: datetime.date) -> dict:
+        """The figures and the grade of the subject on ``day``, from the claims standing then
+        (see the module's docstring)."""
+        member = np.zeros(self.count, dtype=bool)
+        member[places] = True
+        makers = self.makers(places, member)
+        reports, denials = places[self.report[places]], places[self.denial[places]]
+        lows, highs, bounded = self.low[reports], self.high[reports], self.bounded[reports]
+        envelope = None
+        if len(reports):
+            envelope = {"low": int(lows.min()), "high": int(highs.max()) if bounded.all() else None}
+        return {
+            "grade": self._grade(places, reports, denials, day),
+            "standing": len(places),
+            "claimants": len(makers),
+            "independent_claimants": int(self.independent[makers].sum()),
+            "party_claimants": int(self.party[makers].sum()),
+            "envelope": envelope,
+            "agreement": _agreement(lows, highs, bounded),
+            "weighted_median": self._weighted_median(reports),
+            "spread": self._spread(reports),
+        }
+
+    def _weighted_median(self, reports):
+        """The lowest best figure at which the running weight, in figure order, reaches half the total."""
+        if not len(reports):
+            return None
+        weights = self.weight[self.maker[reports]]
+        order = np.lexsort((weights, self.best[reports]))
+        running = np.cumsum(weights[order])
+        place = int(np.searchsorted(running, running[-1] / 2, side="left"))
+        return self.claims.best_figures[self.places[reports[order[min(place, len(order) - 1)]]]]
+
+    def _spread(self, reports):
+        if len(reports) < 2:
+            return None
+        bests = self.best[reports]
+        lowest, highest = (self.claims.best_figures[self.places[reports[f(bests)]]] for f in (np.argmin, np.argmax))
+        return None if lowest <= 0 else round(highest / lowest, 4)
+
+    def _grade(self, places, reports, denials, day) -> str:
+        if not len(places):
+            return Grade.NONE
+        if not len(reports) and not len(denials):
+            return Grade.UNQUANTIFIED
+        # A claimant has one standing report (or denial) at a time, so two reports are two sources'.
+        # On a line, some two ranges share no figure exactly when one starts above another's end.
+        bounded = reports[self.bounded[reports]]
+        if len(bounded) and self.low[reports].max() > self.high[bounded].min():
+            return Grade.CONTESTED
+        if len(denials) and len(reports) and (len(bounded) < len(reports) or self.high[bounded].max() > 0):
+            return Grade.CONTESTED
+        if (self.disputed[reports] <= day.toordinal()).any():
+            return Grade.CONTESTED
+        quantified = np.concatenate([reports, denials])
+        member = np.zeros(self.count, dtype=bool)
+        member[quantified] = True
+        sources = self.makers(quantified, member)
+        if len(sources) == 1:
+            return Grade.SINGLE_SOURCE
+        independent, reliable = self.independent[sources].any(), self.reliable[sources].any()
+        return Grade.CORROBORATED if independent and reliable else Grade.CONSISTENT
+
+    def new(self, places, before) -> list[dict]:
+        """The claims at ``places`` that were not at ``before``, in date order."""
+        fresh = places[~before[places]]
+        return [self.claims.record(place) for place in self.places[fresh[np.argsort(self.in_order[fresh])]]]
 
 
-def _spread(bests):
-    if len(bests) < 2 or min(bests) <= 0:
-        return None
-    return round(max(bests) / min(bests), 4)
+NEVER = np.iinfo(np.int64).max  # the ordinal of a day that does not come
 
 
-def _grade(standing: Standing, quantified, denials, ranges) -> str:
-    if not standing.claims:
-        return Grade.NONE
-    if not quantified and not denials:
-        return Grade.UNQUANTIFIED
-    # A claimant has one standing report (or denial) at a time, so two reports are two sources'.
-    # On a line, some two ranges share no figure exactly when one starts above another's end.
-    ends = [high for _, high in ranges if high is not None]
-    if ends and max(low for low, _ in ranges) > min(ends):
-        return Grade.CONTESTED
-    if denials and any(high is None or high > 0 for _, high in ranges):
-        return Grade.CONTESTED
-    if any(claim["disputed_on"] is not None and claim["disputed_on"] <= standing.day for claim in quantified):
-        return Grade.CONTESTED
-    sources = {key for claim in quantified + denials for key in claim["makers"]}
-    if len(sources) == 1:
-        return Grade.SINGLE_SOURCE
-    independent = any(key > 0 and not standing.is_party(key) for key in sources)
-    reliable = any(standing.reliability(key) in USUALLY_RELIABLE for key in sources)
-    return Grade.CORROBORATED if independent and reliable else Grade.CONSISTENT
+def _ordinal(day: datetime.date | None) -> int:
+    return NEVER if day is None else day.toordinal()
+
+
+def _column(values, dtype) -> np.ndarray:
+    return np.fromiter(values, dtype=dtype)
+
+
+@contextlib.contextmanager
+def collector_paused():
+    """Python's cycle collector held off while a page's claims are read and compared: the tens
+    of thousands of rows and records made (none in a cycle; reference counting frees them)
+    would otherwise set off collections of the whole process's heap, measured at a third of a
+    large series' time. It runs again, as it would have, after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # --- A page of subjects, for one date or a series -------------------------------------------
 
 
-def _in_date_order(row):
-    return row["claim_date"], row["id"]
+@dataclasses.dataclass
+class Standing:
+    """What stands for one subject on one day, as the answer lists it: the claims that stand
+    then and did not on the answer's previous day (``new``), and who makes each."""
+
+    new: list[dict]
+
+    @staticmethod
+    def makers(claim) -> tuple[int, ...]:
+        """Who makes a claim: its claimant and the sources confirming it. A claim cited by no
+        one is its own maker (a negative key)."""
+        return claim["makers"]
 
 
 @dataclasses.dataclass
@@ -475,25 +634,28 @@ class SubjectConsensus:
 
 def consensus(claims, *, subjects: list[Subject], periods: list[Period], known_at=None) -> list[SubjectConsensus]:
     """The standing claims and their summary for each subject and period, in a fixed number
-    of queries: the standing claims, their confirmers, and the sources behind both."""
+    of queries: the claims with what their citations and links say (``load_claims``), and the
+    sources that make them."""
     if not subjects:
         return []
     condition = subjects_condition(subjects, connections[claims.db])
-    standing = standing_claims(claims.filter(condition), dates=[period.end for period in periods], known_at=known_at)
-    source_ids = {key for rows in standing.values() for row in rows for key in Standing.makers(row) if key > 0}
-    sources = {
-        pk: {"reliability": reliability, "party": party}
-        for pk, reliability, party in Source.objects.filter(pk__in=source_ids).values_list("pk", "reliability", "party")
-    }
-    result = []
+    loaded = load_claims(claims.filter(condition), known_at=known_at)
+    sources = Sources(
+        {
+            pk: (reliability, party)
+            for pk, reliability, party in Source.objects.filter(pk__in=loaded.source_ids()).values_list(
+                "pk", "reliability", "party"
+            )
+        }
+    )
+    by_subject, result = loaded.by_subject(), []
     for subject in subjects:
-        entries, before = [], set()
+        table = SubjectClaims(loaded, by_subject.get(subject, []), sources)
+        entries, before = [], np.zeros(table.count, dtype=bool)
         for period in periods:
-            claims_then = standing.get((subject, period.end), [])
-            now = Standing(claims_then, sources, period.end)
-            ids = {row["id"] for row in claims_then}
-            now.new = sorted((row for row in claims_then if row["id"] not in before), key=_in_date_order)
-            before = ids
-            entries.append((period, now, summarize(now)))
+            places = table.standing(period.end)
+            entries.append((period, Standing(table.new(places, before)), table.summarize(places, period.end)))
+            before = np.zeros(table.count, dtype=bool)
+            before[places] = True
         result.append(SubjectConsensus(subject, entries))
     return result

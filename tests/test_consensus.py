@@ -136,6 +136,81 @@ def test_a_confirmation_corroborates_a_partys_claim(api, belligerent, reliable):
     assert period["claims"][0]["claimant"]["party"] is True
 
 
+def test_the_claimant_is_who_claims_else_who_reports_else_who_confirms(api, reliable, fair, belligerent):
+    third = make_source(name="Agency", reliability="A")
+    reported = claim(fair, role="reported_by", best=10, as_of_date=D(2025, 1, 5), confirmed_by=[third, reliable, third])
+    Citation.objects.create(casualty_report=reported, source=belligerent, role="claimed_by")
+    confirmed = claim(third, role="confirmed_by", best=12, as_of_date=D(2025, 1, 6), confirmed_by=[reliable, third])
+    claims = {c["id"]: c for c in only_period(api, "as_of=2025-02-01")["claims"]}
+    # The claiming citation wins over the earlier reporting one; confirmers in citation order, once each.
+    assert claims[reported.pk]["claimant"]["name"] == belligerent.name
+    assert [s["name"] for s in claims[reported.pk]["confirmed_by"]] == ["Agency", "Intelligence"]
+    # Only confirmations: the first is the claimant, the others confirm it.
+    assert claims[confirmed.pk]["claimant"]["name"] == "Agency"
+    assert [s["name"] for s in claims[confirmed.pk]["confirmed_by"]] == ["Intelligence"]
+
+
+def test_a_random_series_matches_a_plain_reading_of_the_rules(api):
+    """Random claims, retractions and projections by a few sources, compared month by month
+    with what the rules say, worked out the plain way: claim by claim, day by day."""
+    generator = random.Random(12)
+    sources = [make_source(name=f"Source {n}", reliability="ABCDEF"[n % 6]) for n in range(12)]
+    made = []
+    for _ in range(36):
+        low = generator.randint(0, 500)
+        figures = generator.choice(
+            [{"best": low}, {"low": low, "high": low + generator.randint(0, 300)}, {"low": low}, {"high": low + 1}]
+        )
+        kind = generator.choice(["estimate", "count", "count", "projection"])
+        dated = D(2024, 1, 1) + datetime.timedelta(days=generator.randint(0, 360))
+        source = generator.choice(sources)
+        report = claim(source, kind=kind, as_of_date=dated, **figures)
+        made.append({"report": report, "id": report.pk, "source": source, "kind": kind, "date": dated, "ended": None})
+        made[-1].update(figures)
+    for item in generator.sample(made, 12):  # retracted some days on, by a link from another claim
+        item["ended"] = item["date"] + datetime.timedelta(days=generator.randint(0, 90))
+        other = generator.choice([other for other in made if other is not item])
+        link(other["report"], item["report"], "retracts", source=item["source"], published=item["ended"])
+    weights = consensus.RELIABILITY_WEIGHTS
+    rows = answer(api, "interval=month&date_from=2024-01-01&date_to=2024-12-31")["results"][0]["periods"]
+    for row in rows:
+        day = D.fromisoformat(row["end"])
+        standing = {}
+        for item in sorted(made, key=lambda item: (item["date"], item["id"])):
+            if item["date"] <= day and (item["ended"] is None or item["ended"] > day):
+                standing[(item["source"].pk, item["kind"] == "projection")] = item
+        reports = [item for item in standing.values() if item["kind"] != "projection"]
+        assert row["standing"] == len(standing), row["end"]
+        listed = only_period(api, f"as_of={row['end']}")  # on one day, every standing claim is listed
+        listed = {c["id"] for name in ("claims", "projections", "denials") for c in listed[name]}
+        assert listed == {item["id"] for item in standing.values()}, row["end"]
+        lows = [item.get("low", item.get("best", 0)) for item in reports]
+        highs = [item.get("high", item.get("best")) for item in reports]
+        expected_envelope = None
+        if reports:
+            expected_envelope = {"low": min(lows), "high": None if None in highs else max(highs)}
+        assert row["envelope"] == expected_envelope, row["end"]
+        bests = sorted(
+            (
+                consensus.best_figure({"low": None, "best": None, "high": None, **item}),
+                weights[item["source"].reliability],
+            )
+            for item in reports
+        )
+        running, median = 0, None
+        for value, weight in bests:
+            running += weight
+            if running >= sum(weight for _, weight in bests) / 2:
+                median = value
+                break
+        assert row["weighted_median"] == median, row["end"]
+        spread = None
+        if len(bests) > 1 and bests[0][0] > 0:
+            spread = round(bests[-1][0] / bests[0][0], 4)
+        assert row["spread"] == spread, row["end"]
+        assert row["claimants"] == len({item["source"].pk for item in standing.values()}), row["end"]
+
+
 def test_each_claimant_stands_by_its_latest_claim(api, reliable):
     first = claim(reliable, best=1000, as_of_date=D(2025, 1, 5))
     second = claim(reliable, best=3000, as_of_date=D(2025, 1, 20))

@@ -169,9 +169,9 @@ class ConsensusView(ListAPIView):
         subjects = consensus.subjects_of(claims.filter(Q(as_of_date__lte=last) | Q(as_of_date__isnull=True)))
         page = self.paginate_queryset(subjects)
         subjects = [consensus.Subject(*(row[name] for name in consensus.SUBJECT_FIELDS)) for row in page]
-        known_at = data.get("known_at")
-        results = consensus.consensus(claims, subjects=subjects, periods=periods, known_at=known_at)
-        return self.get_paginated_response(Representation(request).subjects(results))
+        with consensus.collector_paused():
+            results = consensus.consensus(claims, subjects=subjects, periods=periods, known_at=data.get("known_at"))
+            return self.get_paginated_response(Representation(request).subjects(results))
 
     def compared_periods(self, data):
         today = timezone.now().date()
@@ -254,24 +254,15 @@ class Representation:
     def claim(self, claim, standing) -> dict:
         before, after = self.report_url
         makers = standing.makers(claim)
-        return {
+        listed = {
             "id": claim["id"],
             "url": f"{before}/{claim['id']}/{after}",
             "claimant": self.sources.get(makers[0]),
             "confirmed_by": [self.sources[key] for key in makers[1:]],
-            "kind": claim["kind"],
-            "date": _iso(claim["claim_date"]),
-            "low": claim["low"],
-            "best": claim["best"],
-            "high": claim["high"],
-            "as_of_date": _iso(claim["as_of_date"]),
-            "period_start": _iso(claim["period_start"]),
-            "horizon_date": _iso(claim["horizon_date"]),
-            "date_precision": claim["date_precision"],
-            "date_text": claim["date_text"],
-            "credibility": claim["credibility"],
-            "status": claim["status"],
         }
+        listed.update(claim)
+        del listed["makers"]
+        return listed
 
 
 def _plain(value):
