@@ -47,13 +47,14 @@ import contextlib
 import dataclasses
 import datetime
 import gc
+import json
 from collections import defaultdict
 from typing import NamedTuple
 
 import numpy as np
 from dateutil.relativedelta import relativedelta
 from django.db import connections
-from django.db.models import Aggregate, BooleanField, Case, F, Min, Q, TextField, Value, When
+from django.db.models import Aggregate, BooleanField, Case, F, Func, Min, Q, TextField, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Concat
 
@@ -186,6 +187,17 @@ class JoinedText(Aggregate):
         return self.as_sql(compiler, connection, function="STRING_AGG", **extra)
 
 
+class Padded(Func):
+    """A whole number as text of a fixed width, zero-padded, so that text order is number order."""
+
+    output_field = TextField()
+    template = "LPAD(CAST(%(expressions)s AS TEXT), 20, '0')"
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # %% twice: once for the template, once for the query's parameters.
+        return self.as_sql(compiler, connection, template="printf('%%%%020d', %(expressions)s)", **extra)
+
+
 def _ranked(field: str, ranks: dict) -> Case:
     return Case(*(When(**{field: name}, then=Value(number)) for name, number in ranks.items()), default=None)
 
@@ -194,50 +206,28 @@ def _earliest_when(**condition) -> Min:
     return Min(Case(When(**condition, then="known")))
 
 
-# On PostgreSQL each claim's citations and links are grouped beside it (LATERAL: an index
-# lookup per claim, however many claims); SQLite reads the claims once into a table of their
-# own and groups the citations and links of all of them (nesting the claims query, it walked a
-# country's whole index for each citation).
-CLAIM_QUERY = {
-    "postgresql": """SELECT consensus_claims.*, cited.first_known, cited.disputed_on, cited.lowest_rank, cited.makers,
+CLAIM_QUERY = """SELECT consensus_claims.*,
+       cited.first_known, cited.disputed_on, cited.lowest_rank, cited.claimant, cited.confirmers,
        linked.ended_on, linked.disputed_on, linked.lowest_rank
 FROM ({claims}) consensus_claims
 LEFT JOIN LATERAL ({citations}) cited ON true
-LEFT JOIN LATERAL ({links}) linked ON true
-WHERE consensus_claims.as_of_date IS NOT NULL OR cited.first_known IS NOT NULL""",
-    "sqlite": """WITH consensus_claims AS MATERIALIZED ({claims})
-SELECT consensus_claims.*, cited.first_known, cited.disputed_on, cited.lowest_rank, cited.makers,
-       linked.ended_on, linked.disputed_on, linked.lowest_rank
-FROM consensus_claims
-LEFT JOIN ({citations}) cited ON cited.casualty_report_id = consensus_claims.id
-LEFT JOIN ({links}) linked ON linked.to_claim_id = consensus_claims.id
-WHERE consensus_claims.as_of_date IS NOT NULL OR cited.first_known IS NOT NULL""",
-}
-AMONG_CLAIMS = {
-    "postgresql": "{column} = consensus_claims.id",
-    "sqlite": "{column} IN (SELECT id FROM consensus_claims)",
-}
+LEFT JOIN LATERAL ({links}) linked ON true"""
+CITED_FIELDS = ("first_known", "disputed_on", "lowest_rank", "claimant", "confirmers")
+LINKED_FIELDS = ("ended_on", "disputed_on", "lowest_rank")
 
 
-def claim_facts_query(claims, *, known_at: datetime.date | None) -> tuple[str, list]:
-    """One query for the claims and, per claim, what its citations and links say (those known by
-    ``known_at``): the day it first became known, the first day it was disputed, the lowest
-    status rank (``CITATION_RANKS``, ``LINK_RANKS``), the day a link first ended it, and its
-    makers as ``rank:citation:source`` (claimed, reported, confirmed by), grouped in the
-    database rather than read citation by citation (a country's own figures are tens of
-    thousands of claims, each cited by a few sources)."""
-    connection = connections[claims.db]
-    vendor = "postgresql" if connection.vendor == "postgresql" else "sqlite"
-
-    def among(column):
-        condition = AMONG_CLAIMS[vendor].format(column=connection.ops.quote_name(column))
-        return RawSQL(condition, [], output_field=BooleanField())
-
-    makers = Concat(
-        _ranked("role", CLAIMANT_ROLES), Value(":"), "id", Value(":"), "source_id", output_field=TextField()
+def what_citations_say(citations, known_at: datetime.date | None):
+    """Per claim, what its citations known by ``known_at`` say (``CITED_FIELDS``): the day it
+    first became known, the first day it was disputed, the lowest status rank
+    (``CITATION_RANKS``), its claimant (the lowest ``rank:citation:source`` of its claiming,
+    reporting and confirming citations, ``Padded`` so that text order is that order) and its
+    confirmations (``citation:source``, comma-separated)."""
+    claimant = Concat(
+        _ranked("role", CLAIMANT_ROLES), Value(":"), Padded("id"), Value(":"), "source_id", output_field=TextField()
     )
-    citations = (
-        known_by(Citation.objects.filter(among("casualty_report_id")), known_at)
+    confirmation = Concat(Padded("id"), Value(":"), "source_id", output_field=TextField())
+    return (
+        known_by(citations, known_at)
         .annotate(known=known_on())
         .order_by()
         .values("casualty_report_id")
@@ -245,11 +235,18 @@ def claim_facts_query(claims, *, known_at: datetime.date | None) -> tuple[str, l
             first_known=Min("known"),
             disputed_on=_earliest_when(role=Role.DISPUTED_BY),
             lowest_rank=Min(_ranked("role", CITATION_RANKS)),
-            makers=JoinedText(makers, filter=Q(role__in=list(CLAIMANT_ROLES))),
+            claimant=Min(claimant, filter=Q(role__in=list(CLAIMANT_ROLES))),
+            confirmers=JoinedText(confirmation, filter=Q(role=Role.CONFIRMED_BY)),
         )
+        .values_list("casualty_report_id", *CITED_FIELDS)
     )
-    links = (
-        known_by(CasualtyReportLink.objects.filter(among("to_claim_id")), known_at)
+
+
+def what_links_say(links, known_at: datetime.date | None):
+    """Per claim, what the links to it known by ``known_at`` say (``LINKED_FIELDS``): the day one
+    first ended it, the first day one disputed it, and the lowest status rank (``LINK_RANKS``)."""
+    return (
+        known_by(links, known_at)
         .annotate(known=known_on())
         .order_by()
         .values("to_claim_id")
@@ -258,24 +255,83 @@ def claim_facts_query(claims, *, known_at: datetime.date | None) -> tuple[str, l
             disputed_on=_earliest_when(relation=Relation.DISPUTES),
             lowest_rank=Min(_ranked("relation", LINK_RANKS)),
         )
+        .values_list("to_claim_id", *LINKED_FIELDS)
     )
-    parts = [query.query.sql_with_params() for query in (claims.order_by().values(*CLAIM_FIELDS), citations, links)]
-    sql = CLAIM_QUERY[vendor].format(
-        **{name: sql for name, (sql, _) in zip(("claims", "citations", "links"), parts, strict=True)}
-    )
-    return sql, [param for _, params in parts for param in params]
+
+
+def read_claims(claims, *, known_at: datetime.date | None) -> list[tuple]:
+    """The claims (``CLAIM_FIELDS``), each followed by what its citations and links say
+    (``CITED_FIELDS``, ``LINKED_FIELDS``), grouped in the database rather than read citation by
+    citation: a country's own figures are tens of thousands of claims, each cited a few times.
+
+    On PostgreSQL, one query: each claim's citations and links are grouped beside it (LATERAL,
+    an index lookup per claim). SQLite has no LATERAL, and joined to the grouped citations it
+    scanned them all for each claim: it reads the claims, then the citations and links of
+    those claims (their ids as one JSON parameter), grouped, and they are joined here.
+    """
+    connection = connections[claims.db]
+    claims = claims.order_by().values_list(*CLAIM_FIELDS)
+    if connection.vendor == "postgresql":
+
+        def beside(column):
+            return RawSQL(f"{connection.ops.quote_name(column)} = consensus_claims.id", [], BooleanField())
+
+        citations = what_citations_say(Citation.objects.filter(beside("casualty_report_id")), known_at)
+        links = what_links_say(CasualtyReportLink.objects.filter(beside("to_claim_id")), known_at)
+        parts = [query.query.sql_with_params() for query in (claims, citations, links)]
+        sql = CLAIM_QUERY.format(
+            **{name: sql for name, (sql, _) in zip(("claims", "citations", "links"), parts, strict=True)}
+        )
+        return _fetch(connection, sql, [param for _, params in parts for param in params])
+    found = _fetch(connection, *claims.query.sql_with_params())
+    ids = json.dumps([row[0] for row in found])
+
+    def among(column):
+        return RawSQL(
+            f"{connection.ops.quote_name(column)} IN (SELECT value FROM json_each(%s))", [ids], BooleanField()
+        )
+
+    cited = {
+        row[0]: row[1:]
+        for row in _raw(what_citations_say(Citation.objects.filter(among("casualty_report_id")), known_at))
+    }
+    linked = {
+        row[0]: row[1:]
+        for row in _raw(what_links_say(CasualtyReportLink.objects.filter(among("to_claim_id")), known_at))
+    }
+    nothing_cited, nothing_linked = (None,) * len(CITED_FIELDS), (None,) * len(LINKED_FIELDS)
+    return [row + cited.get(row[0], nothing_cited) + linked.get(row[0], nothing_linked) for row in found]
+
+
+def _raw(queryset) -> list[tuple]:
+    return _fetch(connections[queryset.db], *queryset.query.sql_with_params())
+
+
+def _fetch(connection, sql, params) -> list[tuple]:
+    """The rows as the driver gives them: Django's per-value converters would cost more here
+    than the query."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 class Claims:
-    """The claims of a page of subjects as columns, read in one query (``claim_facts_query``):
-    what the consensus computes on as arrays, what the answer lists as the values read. Claims
-    neither dated nor cited are left out: they cannot be placed in time."""
+    """The claims of a page of subjects as columns (rows from ``read_claims``): what the
+    consensus computes on as arrays, what the answer lists as the values read. Claims neither
+    dated nor cited are left out: they cannot be placed in time."""
 
     def __init__(self, found: list[tuple]):
+        found = [
+            row
+            for row in found
+            if row[CLAIM_FIELDS.index("as_of_date")] is not None or row[len(CLAIM_FIELDS)] is not None
+        ]
         width = len(CLAIM_FIELDS)
-        columns = list(zip(*found, strict=True)) or [()] * (width + 7)
+        columns = list(zip(*found, strict=True)) or [()] * (width + 8)
         fields = dict(zip(CLAIM_FIELDS, columns[:width], strict=True))
-        first_known, cited_disputed, cited_rank, makers, ended_on, linked_disputed, linked_rank = columns[width:]
+        first_known, cited_disputed, cited_rank, claimants, confirmations, ended_on, linked_disputed, linked_rank = (
+            columns[width:]
+        )
         self.count = len(found)
         self.fields, self.days = fields, Days()
         self.ids = fields["id"]
@@ -298,12 +354,12 @@ class Claims:
         self.bounded = _column((high is not None or best is not None for _, best, high in triples), bool)
         self.best_figures = [_best(*triple) for triple in triples]
         self.best = _column((0 if value is None else value for value in self.best_figures), np.float64)
-        # Most claims have one maker: its source is the text after the last colon.
-        self.claimants = [None if text is None else int(text[text.rindex(":") + 1 :]) for text in makers]
-        self.confirmers = {}  # place -> the sources confirming the claim there, for the few confirmed
-        for place, text in enumerate(makers):
-            if text is not None and "," in text:
-                self.claimants[place], confirmers = _makers(text)
+        # The claimant's source is the text after the last colon.
+        self.claimants = [None if text is None else int(text[text.rindex(":") + 1 :]) for text in claimants]
+        self.confirmers = {}  # place -> the other sources confirming the claim there, for the few confirmed
+        for place, text in enumerate(confirmations):
+            if text is not None:
+                confirmers = _confirmers(text, self.claimants[place])
                 if confirmers:
                     self.confirmers[place] = confirmers
 
@@ -380,21 +436,14 @@ class Days:
 
 
 def load_claims(claims, *, known_at: datetime.date | None) -> Claims:
-    """The claims with what their citations and links say, as columns, in one query."""
-    sql, params = claim_facts_query(claims, known_at=known_at)
-    with connections[claims.db].cursor() as cursor:
-        cursor.execute(sql, params)
-        return Claims(cursor.fetchall())  # the driver's values: Django's converters would cost more than the query
+    """The claims with what their citations and links say, as columns (``read_claims``)."""
+    return Claims(read_claims(claims, known_at=known_at))
 
 
-def _makers(text: str) -> tuple[int, list[int]]:
-    """(claimant, confirmers) from a claim's makers (``claim_facts_query``): the first claiming
-    citation's source, else the first reporting one's, else the first confirming one's; then the
-    other sources confirming it, in citation order."""
-    makers = sorted(tuple(int(part) for part in entry.split(":")) for entry in text.split(","))
-    claimant, confirming = makers[0][2], CLAIMANT_ROLES[Role.CONFIRMED_BY]
-    confirmers = dict.fromkeys(source for rank, _, source in makers if rank == confirming and source != claimant)
-    return claimant, list(confirmers)
+def _confirmers(text: str, claimant: int) -> list[int]:
+    """The sources confirming a claim, in citation order, once each, but for its claimant."""
+    sources = (int(entry[entry.index(":") + 1 :]) for entry in sorted(text.split(",")))
+    return list(dict.fromkeys(source for source in sources if source != claimant))
 
 
 def _date(value):
