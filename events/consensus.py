@@ -333,7 +333,7 @@ class Claims:
             columns[width:]
         )
         self.count = len(found)
-        self.fields, self.days = fields, Days()
+        self.fields, self.days, self._listed = fields, Days(), None
         self.ids = fields["id"]
         self.subjects = list(zip(*(fields[name] for name in SUBJECT_FIELDS), strict=True))
         as_of, known = self.days.ordinals(fields["as_of_date"]), self.days.ordinals(first_known)
@@ -383,24 +383,37 @@ class Claims:
         return (claimant if claimant is not None else -self.ids[place], *self.confirmers.get(place, ()))
 
     def record(self, place: int) -> dict:
-        """A claim as the answer lists it, but for its address and its makers' names."""
-        fields, text = self.fields, self.days.text
-        return {
-            "id": self.ids[place],
-            "makers": self.makers(place),
-            "kind": fields["kind"][place],
-            "date": self.days.iso(int(self.dated[place])),
-            "low": fields["low"][place],
-            "best": fields["best"][place],
-            "high": fields["high"][place],
-            "as_of_date": text(fields["as_of_date"][place]),
-            "period_start": text(fields["period_start"][place]),
-            "horizon_date": text(fields["horizon_date"][place]),
-            "date_precision": fields["date_precision"][place],
-            "date_text": fields["date_text"][place],
-            "credibility": fields["credibility"][place],
-            "status": STATUS_OF_RANK.get(self.ranks[place], choices.ClaimStatus.CLAIMED),
-        }
+        """A claim as the answer lists it, but for its address and its makers' names (``makers``)."""
+        if self._listed is None:
+            fields, days = self.fields, self.days
+            statuses = [STATUS_OF_RANK.get(rank, choices.ClaimStatus.CLAIMED) for rank in self.ranks]
+            self._listed = list(
+                zip(
+                    self.ids, fields["kind"], days.iso_of_ordinals(self.dated.tolist()),
+                    fields["low"], fields["best"], fields["high"],
+                    *(days.iso_of(fields[name]) for name in ("as_of_date", "period_start", "horizon_date")),
+                    fields["date_precision"], fields["date_text"], fields["credibility"], statuses,
+                    strict=True,
+                )
+            )  # fmt: skip
+        return {"makers": self.makers(place), **dict(zip(RECORD_FIELDS, self._listed[place], strict=True))}
+
+
+RECORD_FIELDS = (
+    "id",
+    "kind",
+    "date",
+    "low",
+    "best",
+    "high",
+    "as_of_date",
+    "period_start",
+    "horizon_date",
+    "date_precision",
+    "date_text",
+    "credibility",
+    "status",
+)
 
 
 class Days:
@@ -410,29 +423,21 @@ class Days:
     def __init__(self):
         self._ordinals, self._iso = {None: NEVER}, {}
 
-    def ordinal(self, value) -> int:
-        try:
-            return self._ordinals[value]
-        except KeyError:
-            self._ordinals[value] = ordinal = _date(value).toordinal()
-            return ordinal
+    def _ordinals_of(self, values) -> list[int]:
+        for value in set(values) - self._ordinals.keys():
+            self._ordinals[value] = _date(value).toordinal()
+        return list(map(self._ordinals.__getitem__, values))
 
     def ordinals(self, values) -> np.ndarray:
-        for value in set(values) - self._ordinals.keys():
-            self.ordinal(value)
-        return _column(map(self._ordinals.__getitem__, values), np.int64)
+        return np.array(self._ordinals_of(values), dtype=np.int64)
 
-    def iso(self, ordinal: int) -> str | None:
-        if ordinal == NEVER:
-            return None
-        try:
-            return self._iso[ordinal]
-        except KeyError:
-            self._iso[ordinal] = text = datetime.date.fromordinal(ordinal).isoformat()
-            return text
+    def iso_of_ordinals(self, ordinals) -> list[str | None]:
+        for ordinal in set(ordinals) - self._iso.keys():
+            self._iso[ordinal] = None if ordinal == NEVER else datetime.date.fromordinal(ordinal).isoformat()
+        return list(map(self._iso.__getitem__, ordinals))
 
-    def text(self, value) -> str | None:
-        return self.iso(self.ordinal(value))
+    def iso_of(self, values) -> list[str | None]:
+        return self.iso_of_ordinals(self._ordinals_of(values))
 
 
 def load_claims(claims, *, known_at: datetime.date | None) -> Claims:

@@ -259,8 +259,8 @@ class Representation:
             "url": f"{before}/{claim['id']}/{after}",
             "claimant": self.sources.get(makers[0]),
             "confirmed_by": [self.sources[key] for key in makers[1:]],
+            **claim,
         }
-        listed.update(claim)
         del listed["makers"]
         return listed
 
