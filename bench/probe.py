@@ -67,6 +67,17 @@ def params(seed, csv_rows=CSV_ROWS):
         )
         for lon, lat in located
     ] or [(30.0, 46.0, 36.0, 50.0)]
+    # Boxes of 20 x 20 degrees, and the same events' places as centres of 50 km circles.
+    large_boxes = [
+        (
+            round(max(lon - 10, -180), 2),
+            round(max(lat - 10, -90), 2),
+            round(min(lon + 10, 180), 2),
+            round(min(lat + 10, 90), 2),
+        )
+        for lon, lat in located
+    ] or [(20.0, 38.0, 40.0, 58.0)]
+    points = [(round(lon, 4), round(lat, 4)) for lon, lat in located] or [(33.0, 48.0)]
     detail_ids = [rng.randint(1, max_event) for _ in range(200)] if max_event else [1]
     # Consensus: a country's losses of one category, in the busiest countries.
     categories = ["killed", "wounded", "casualties", "captured", "missing", "unspecified"]
@@ -93,6 +104,8 @@ def params(seed, csv_rows=CSV_ROWS):
         "windows": windows,
         "consensus": consensus,
         "boxes": boxes,
+        "large_boxes": large_boxes,
+        "points": points,
         "detail_ids": detail_ids,
         "offsets": offsets,
         "search_words": SEARCH_WORDS,

@@ -6,9 +6,8 @@ from operator import or_
 
 import django_filters as filters
 from django import forms
-from django.db import connection, connections, models
-from django.db.models import BooleanField, Exists, F, OuterRef, Q, Value
-from django.db.models.expressions import RawSQL
+from django.db import connection, models
+from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Coalesce
 from django_filters.constants import EMPTY_VALUES
 from django_filters.filters import FilterMethod
@@ -16,7 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 
-from . import choices
+from . import choices, geo
 from .models import CasualtyReport, CasualtyReportLink, Citation, Event, EventLink, EventUnit, Source, Unit
 from .selectors import as_known_at, unit_subtree_ids
 
@@ -59,23 +58,7 @@ class BBoxFilter(filters.Filter):
         if value is None:
             return qs
         min_lon, min_lat, max_lon, max_lat = value
-        qs = qs.filter(longitude__gte=min_lon, longitude__lte=max_lon, latitude__gte=min_lat, latitude__lte=max_lat)
-        # The same box for the GiST index on PostgreSQL, which bounds both axes at once.
-        return postgres_condition(
-            qs, 'point({table}."longitude", {table}."latitude") <@ box(point(%s, %s), point(%s, %s))', value
-        )
-
-
-def postgres_condition(queryset, sql, params):
-    """Adds a condition that restates the filters for an index only PostgreSQL has (migration 0003).
-
-    It never changes the result; it gives the planner a way to use a GiST index where the
-    plain conditions can only bound a B-tree on one side. ``{table}`` is the model's table.
-    """
-    if connections[queryset.db].vendor != "postgresql":
-        return queryset
-    table = connections[queryset.db].ops.quote_name(queryset.model._meta.db_table)
-    return queryset.filter(RawSQL(sql.format(table=table), params, output_field=BooleanField()))
+        return qs.filter(longitude__gte=min_lon, longitude__lte=max_lon, latitude__gte=min_lat, latitude__lte=max_lat)
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -253,6 +236,42 @@ def describe_lookup(model, field, lookup_expr):
     if is_date:
         return f"Only {records} whose {name} is this day."
     return f"Only {records} whose {name} is exactly this."
+
+
+class NearField(forms.Field):
+    """``lat,lon,km``: a point in WGS 84 degrees and a radius in kilometres."""
+
+    default_error_messages = {
+        "invalid": "Expected three numbers lat,lon,km; got %(value)r.",
+        "range": "The latitude must lie in [-90, 90] and the longitude in [-180, 180].",
+        "radius": f"The radius must be more than 0 and at most {geo.FARTHEST_KM:.0f} km.",
+    }
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        try:
+            latitude, longitude, km = (float(part) for part in value.split(","))
+        except ValueError:
+            raise forms.ValidationError(
+                self.error_messages["invalid"], code="invalid", params={"value": value}
+            ) from None
+        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+            raise forms.ValidationError(self.error_messages["range"], code="range")
+        if not 0 < km <= geo.FARTHEST_KM:
+            raise forms.ValidationError(self.error_messages["radius"], code="radius")
+        return latitude, longitude, km
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class NearFilter(filters.Filter):
+    field_class = NearField
+
+    def filter(self, qs, value):
+        if value is None:
+            return qs
+        latitude, longitude, km = value
+        return qs.alias(distance=geo.distance_km(latitude, longitude)).filter(geo.within(latitude, longitude, km))
 
 
 def article(noun):
@@ -544,10 +563,19 @@ class EventFilterSet(CitedFilterSet):
     bbox = BBoxFilter(
         label="Bounding box", help_text="min_lon,min_lat,max_lon,max_lat: events with coordinates inside the box."
     )
+    near = NearFilter(
+        label="Near a point",
+        help_text=(
+            "lat,lon,km: events within km kilometres of the point (great-circle distance); "
+            "ordering=distance sorts them nearest first."
+        ),
+    )
     has_coordinates = BooleanFilter(
         field_name="latitude", lookup_expr="isnull", exclude=True, help_text="Whether the event has coordinates."
     )
-    ordering = OrderingFilter(fields=("start_date", "end_date", "title", "type", "country", "created_at", "updated_at"))
+    ordering = OrderingFilter(
+        fields=("start_date", "end_date", "title", "type", "country", "created_at", "updated_at", "distance")
+    )
 
     class Meta:
         model = Event
@@ -562,6 +590,12 @@ class EventFilterSet(CitedFilterSet):
             "expected": ["exact"],
             "external_id": ["exact", "startswith"],
         }
+
+    def filter_queryset(self, queryset):
+        ordering = self.form.cleaned_data.get("ordering") or []
+        if any(name.lstrip("-") == "distance" for name in ordering) and not self.form.cleaned_data.get("near"):
+            raise ValidationError({"ordering": ["Ordering by distance needs near=lat,lon,km."]})
+        return super().filter_queryset(queryset)
 
     def modified_condition(self, since):
         units_changed = Exists(EventUnit.objects.filter(event=OuterRef("pk"), unit__updated_at__gte=since))

@@ -306,9 +306,13 @@ class Event(TimestampedModel):
         # Text search indexes (PostgreSQL only) are in migration 0003.
         indexes = [
             models.Index(fields=["start_date", "end_date"], name="event_interval_idx"),
-            models.Index(fields=["latitude", "longitude"], name="event_coordinates_idx"),
+            # Events in a box or a circle, from the index alone. A small or sparse box's events
+            # are found by coordinates and sorted; a large or dense box's are met walking the
+            # default order, whose index holds the coordinates too. The planner picks from the
+            # coordinates' statistics.
+            models.Index(fields=["latitude", "longitude", "start_date", "id"], name="event_place_date_idx"),
             # The default order, read backwards: first and deep pages walk it without sorting.
-            models.Index(fields=["start_date", "id"], name="event_start_id_idx"),
+            models.Index(fields=["start_date", "id", "latitude", "longitude"], name="event_start_place_idx"),
             # A country's events, newest first; end_date included for date windows (index-only).
             # Descending, so that a count of a window walks from its end into the past and
             # meets the window's events first: a bounded count stops early (see pagination).

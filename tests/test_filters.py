@@ -204,6 +204,35 @@ def test_event_bbox(api):
     assert ids(api, "/api/events/?bbox=-10,-10,0,0") == set()
 
 
+def test_events_near_a_point_by_great_circle_distance(api):
+    kursk = make_event(latitude=51.7304, longitude=36.1926)
+    sudzha = make_event(latitude=51.1917, longitude=35.2722)  # 87 km from Kursk
+    belgorod = make_event(latitude=50.5997, longitude=36.5983)  # 129 km
+    moscow = make_event(latitude=55.7558, longitude=37.6173)  # 460 km
+    make_event()  # no coordinates
+    assert ids(api, "/api/events/?near=51.7304,36.1926,100") == {kursk.pk, sudzha.pk}
+    assert ids(api, "/api/events/?near=51.7304,36.1926,130") == {kursk.pk, sudzha.pk, belgorod.pk}
+    nearest = api.get("/api/events/?near=51.7304,36.1926,500&ordering=distance").json()["results"]
+    assert [e["id"] for e in nearest] == [kursk.pk, sudzha.pk, belgorod.pk, moscow.pk]
+    farthest = api.get("/api/events/?near=51.7304,36.1926,500&ordering=-distance").json()["results"]
+    assert [e["id"] for e in farthest] == [moscow.pk, belgorod.pk, sudzha.pk, kursk.pk]
+    # With other filters, and a box.
+    assert ids(api, "/api/events/?near=51.7304,36.1926,500&bbox=35,50,37,52") == {kursk.pk, sudzha.pk, belgorod.pk}
+
+
+def test_events_near_the_antimeridian_and_the_poles(api):
+    fiji_east = make_event(latitude=-17.0, longitude=179.9)
+    fiji_west = make_event(latitude=-17.0, longitude=-179.9)  # 21 km from the other across the 180th meridian
+    make_event(latitude=-17.0, longitude=170.0)
+    pole = make_event(latitude=89.9, longitude=0.0)
+    beyond_the_pole = make_event(latitude=89.9, longitude=180.0)  # 22 km away, over the pole
+    assert ids(api, "/api/events/?near=-17,179.9,50") == {fiji_east.pk, fiji_west.pk}
+    assert ids(api, "/api/events/?near=-17,-179.95,50") == {fiji_east.pk, fiji_west.pk}
+    assert ids(api, "/api/events/?near=89.9,0,30") == {pole.pk, beyond_the_pole.pk}
+    # Half the Earth's circumference reaches every point.
+    assert len(ids(api, "/api/events/?near=0,0,20015")) == 5
+
+
 def test_event_search_includes_citation_quotes(api, sources):
     quoted = make_event(citations=[(sources["nis"], "claimed_by")])
     quoted.citations.update(quote="have not participated in combat operations")
@@ -326,6 +355,11 @@ def test_casualty_report_filters(api, sources, hierarchy):
         ("/api/events/?bbox=1,2,3", "bbox"),
         ("/api/events/?bbox=40,50,30,52", "bbox"),
         ("/api/events/?bbox=0,0,200,10", "bbox"),
+        ("/api/events/?near=51.7,36.2", "near"),
+        ("/api/events/?near=95,36.2,10", "near"),
+        ("/api/events/?near=51.7,36.2,0", "near"),
+        ("/api/events/?near=51.7,36.2,30000", "near"),
+        ("/api/events/?ordering=distance", "ordering"),
         ("/api/events/?has_coordinates=maybe", "has_coordinates"),
         ("/api/events/?unit=0", "unit"),
         ("/api/events/?ordering=-nonexistent", "ordering"),

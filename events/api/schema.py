@@ -139,6 +139,7 @@ CONTENT_DISPOSITION = header("Of an export (CSV, GeoJSON): the suggested file na
 PARAMETER_PATTERNS = {
     "bbox": r"^-?\d+(\.\d+)?(,-?\d+(\.\d+)?){3}$",
     "cursor": r"^[A-Za-z0-9_-]*$",
+    "near": r"^-?\d+(\.\d+)?,-?\d+(\.\d+)?,\d+(\.\d+)?$",
 }
 SUMMARIES = {
     "list": "List {plural}",

@@ -5,8 +5,8 @@ from django.db import migrations, models
 # Indexes only PostgreSQL has (SQLite skips them; its lists are small):
 # - trigram indexes for ``q``: Django's ``icontains`` is ``UPPER(col::text) LIKE UPPER(%s)``
 #   there, so that is the indexed expression;
-# - a GiST index of points for bounding boxes, which a B-tree bounds on one axis only; the
-#   bbox filter adds the matching ``<@`` condition on PostgreSQL;
+# - a GiST index of points for bounding boxes (dropped in 0005 for B-trees that hold the
+#   coordinates);
 # - the reports' default order, with its NULLS LAST.
 EXTENSIONS = ["pg_trgm"]
 TRIGRAM_COLUMNS = {
