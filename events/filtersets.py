@@ -271,7 +271,7 @@ class NearFilter(filters.Filter):
         if value is None:
             return qs
         latitude, longitude, km = value
-        return qs.alias(distance=geo.distance_km(latitude, longitude)).filter(geo.within(latitude, longitude, km))
+        return qs.alias(distance=geo.nearness(latitude, longitude)).filter(geo.within(latitude, longitude, km))
 
 
 def article(noun):
