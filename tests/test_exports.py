@@ -117,6 +117,16 @@ def test_geojson_feature_collection(api):
     assert json.loads(geojson(api, "&has_coordinates=true"))["features"][0]["id"] == kursk.pk
 
 
+def test_geojson_of_a_box_or_a_circle_streams_their_features_nearest_first(api):
+    kursk = make_event(title="Kursk", latitude=51.73, longitude=36.19)
+    sudzha = make_event(title="Sudzha", latitude=51.19, longitude=35.27)
+    make_event(title="Ramstein", latitude=49.4369, longitude=7.6003)
+    in_box = json.loads(geojson(api, "&bbox=34,50,39,53"))
+    assert {feature["id"] for feature in in_box["features"]} == {kursk.pk, sudzha.pk}
+    near = json.loads(geojson(api, "&near=51.2,35.3,200&ordering=distance"))
+    assert [feature["id"] for feature in near["features"]] == [sudzha.pk, kursk.pk]
+
+
 def test_geojson_opens_in_geopandas(api, tmp_path):
     """geopandas reads it through GDAL's GeoJSON driver, the one QGIS uses."""
     import geopandas
