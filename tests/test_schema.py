@@ -94,6 +94,8 @@ def test_shaped_parameters_say_their_shape(schema):
     assert re.fullmatch(events["bbox"]["pattern"], "34,50.5,-39,53")
     assert not re.fullmatch(events["bbox"]["pattern"], "34,50,39")
     assert re.fullmatch(events["cursor"]["pattern"], "MTIz")
+    assert re.fullmatch(events["near"]["pattern"], "51.73,-36.19,100")
+    assert not re.fullmatch(events["near"]["pattern"], "51.73,36.19")
     assert events["date_from"] == events["date_to"] == {"type": "string", "format": "date"}
     assert events["modified_since"]["format"] == "date-time"
 
