@@ -52,31 +52,15 @@ def params(seed, csv_rows=CSV_ROWS):
         windows.append(
             (rng.choice(["UA", "UA", "RU", "SY", "SD"]), f"{year}-{month:02d}-01", f"{year}-{month:02d}-{last}")
         )
-    # Boxes of 2 x 2 degrees around the coordinates of random events.
+    # The coordinates of random events.
     located = list(
         Event.objects.filter(latitude__isnull=False, pk__in=[rng.randint(1, max_event) for _ in range(400)])
         .order_by("pk")
         .values_list("longitude", "latitude")[:40]
     )
-    boxes = [
-        (
-            round(max(lon - 1, -180), 2),
-            round(max(lat - 1, -90), 2),
-            round(min(lon + 1, 180), 2),
-            round(min(lat + 1, 90), 2),
-        )
-        for lon, lat in located
-    ] or [(30.0, 46.0, 36.0, 50.0)]
-    # Boxes of 20 x 20 degrees, and the same events' places as centres of 50 km circles.
-    large_boxes = [
-        (
-            round(max(lon - 10, -180), 2),
-            round(max(lat - 10, -90), 2),
-            round(min(lon + 10, 180), 2),
-            round(min(lat + 10, 90), 2),
-        )
-        for lon, lat in located
-    ] or [(20.0, 38.0, 40.0, 58.0)]
+    # Boxes of 2 x 2 and 20 x 20 degrees around them, and their places as centres of 50 km circles.
+    boxes = boxes_around(located, 1) or [(30.0, 46.0, 36.0, 50.0)]
+    large_boxes = boxes_around(located, 10) or [(20.0, 38.0, 40.0, 58.0)]
     points = [(round(lon, 4), round(lat, 4)) for lon, lat in located] or [(33.0, 48.0)]
     detail_ids = [rng.randint(1, max_event) for _ in range(200)] if max_event else [1]
     # Consensus: a country's losses of one category, in the busiest countries.
@@ -177,6 +161,19 @@ def queries(urls_file, plans_file):
                     entry["plans"].append({"sql": sql[:300], "key_lines": key_lines(plan)})
             summary[key] = entry
     print(json.dumps(summary))
+
+
+def boxes_around(places, half):
+    """Boxes of ``2 * half`` degrees a side around the (lon, lat) places, cut to the world."""
+    return [
+        (
+            round(max(lon - half, -180), 2),
+            round(max(lat - half, -90), 2),
+            round(min(lon + half, 180), 2),
+            round(min(lat + half, 90), 2),
+        )
+        for lon, lat in places
+    ]
 
 
 if __name__ == "__main__":

@@ -686,22 +686,24 @@ class SubjectConsensus:
     periods: list[tuple[Period, Standing, dict]]  # (period, its standing claims, their summary)
 
 
-def consensus(claims, *, subjects: list[Subject], periods: list[Period], known_at=None) -> list[SubjectConsensus]:
+def read_sources(ids) -> dict[int, dict]:
+    """The reliability and the party flag of each source, by id."""
+    return {row["id"]: row for row in Source.objects.filter(pk__in=ids).values("id", "reliability", "party")}
+
+
+def consensus(
+    claims, *, subjects: list[Subject], periods: list[Period], known_at=None, sources=read_sources
+) -> list[SubjectConsensus]:
     """The standing claims and their summary for each subject and period, in a fixed number
     of queries: the claims with what their citations and links say (``load_claims``), and the
-    sources that make them."""
+    sources that make them, read by ``sources`` (ids -> records with ``reliability`` and
+    ``party``), so that the answer can read what it shows of them in the same query."""
     if not subjects:
         return []
     condition = subjects_condition(subjects, connections[claims.db])
     loaded = load_claims(claims.filter(condition), known_at=known_at)
-    sources = Sources(
-        {
-            pk: (reliability, party)
-            for pk, reliability, party in Source.objects.filter(pk__in=loaded.source_ids()).values_list(
-                "pk", "reliability", "party"
-            )
-        }
-    )
+    makers = sources(loaded.source_ids())
+    sources = Sources({pk: (row["reliability"], row["party"]) for pk, row in makers.items()})
     by_subject, result = loaded.by_subject(), []
     for subject in subjects:
         table = SubjectClaims(loaded, by_subject.get(subject, []), sources)

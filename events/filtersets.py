@@ -25,8 +25,25 @@ MAX_ID = 2**63 - 1
 RANGE_LOOKUPS = ["exact", "gte", "lte"]
 
 
-class BBoxField(forms.Field):
+class NumbersField(forms.Field):
+    """Comma-separated numbers, as many as the ``invalid`` message says."""
+
+    count = 0
+
+    def numbers(self, value) -> list[float]:
+        try:
+            numbers = [float(part) for part in value.split(",")]
+        except ValueError:
+            numbers = []
+        if len(numbers) != self.count:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid", params={"value": value})
+        return numbers
+
+
+class BBoxField(NumbersField):
     """``min_lon,min_lat,max_lon,max_lat`` in WGS 84 degrees, as in GeoJSON and OGC APIs."""
+
+    count = 4
 
     default_error_messages = {
         "invalid": "Expected four numbers min_lon,min_lat,max_lon,max_lat; got %(value)r.",
@@ -37,12 +54,7 @@ class BBoxField(forms.Field):
     def to_python(self, value):
         if value in self.empty_values:
             return None
-        try:
-            min_lon, min_lat, max_lon, max_lat = (float(part) for part in value.split(","))
-        except ValueError:
-            raise forms.ValidationError(
-                self.error_messages["invalid"], code="invalid", params={"value": value}
-            ) from None
+        min_lon, min_lat, max_lon, max_lat = self.numbers(value)
         if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180 and -90 <= min_lat <= 90 and -90 <= max_lat <= 90):
             raise forms.ValidationError(self.error_messages["range"], code="range")
         if min_lon > max_lon or min_lat > max_lat:
@@ -238,8 +250,10 @@ def describe_lookup(model, field, lookup_expr):
     return f"Only {records} whose {name} is exactly this."
 
 
-class NearField(forms.Field):
+class NearField(NumbersField):
     """``lat,lon,km``: a point in WGS 84 degrees and a radius in kilometres."""
+
+    count = 3
 
     default_error_messages = {
         "invalid": "Expected three numbers lat,lon,km; got %(value)r.",
@@ -250,12 +264,7 @@ class NearField(forms.Field):
     def to_python(self, value):
         if value in self.empty_values:
             return None
-        try:
-            latitude, longitude, km = (float(part) for part in value.split(","))
-        except ValueError:
-            raise forms.ValidationError(
-                self.error_messages["invalid"], code="invalid", params={"value": value}
-            ) from None
+        latitude, longitude, km = self.numbers(value)
         if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
             raise forms.ValidationError(self.error_messages["range"], code="range")
         if not 0 < km <= geo.FARTHEST_KM:

@@ -170,8 +170,15 @@ class ConsensusView(ListAPIView):
         page = self.paginate_queryset(subjects)
         subjects = [consensus.Subject(*(row[name] for name in consensus.SUBJECT_FIELDS)) for row in page]
         with consensus.collector_paused():
-            results = consensus.consensus(claims, subjects=subjects, periods=periods, known_at=data.get("known_at"))
-            return self.get_paginated_response(Representation(request).subjects(results))
+            representation = Representation(request)
+            results = consensus.consensus(
+                claims,
+                subjects=subjects,
+                periods=periods,
+                known_at=data.get("known_at"),
+                sources=representation.claimants,
+            )
+            return self.get_paginated_response(representation.subjects(results))
 
     def compared_periods(self, data):
         today = timezone.now().date()
@@ -201,17 +208,12 @@ class Representation:
     in one query per kind (units, events, sources)."""
 
     def __init__(self, request):
-        self.request = request
+        self.request, self.sources = request, {}
         self.report_url = RecordURLField.template("api:casualtyreport-detail", request)
 
     def subjects(self, results: list[consensus.SubjectConsensus]) -> list[dict]:
         units = self.briefs(Unit, UnitBriefSerializer, {r.subject.unit_id for r in results})
         events = self.briefs(Event, EventBriefSerializer, {r.subject.event_id for r in results})
-        source_ids = set()
-        for result in results:
-            for _, standing, _ in result.periods:
-                source_ids |= {key for claim in standing.new for key in standing.makers(claim) if key > 0}
-        self.sources = self.briefs(Source, ClaimantSerializer, source_ids)
         return [
             {
                 "subject": {
@@ -224,6 +226,11 @@ class Representation:
             }
             for result in results
         ]
+
+    def claimants(self, ids) -> dict:
+        """The claimants' and confirmers' briefs, which hold what the consensus reads of them too."""
+        self.sources = self.briefs(Source, ClaimantSerializer, ids)
+        return self.sources
 
     def briefs(self, model, serializer_class, ids) -> dict:
         """The brief representations of these records by id, as ``serializer_class`` writes them:
