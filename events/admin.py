@@ -31,7 +31,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import to_historic
 from simple_history.template_utils import HistoricalRecordContextHelper
 
-from . import choices, resources
+from . import choices, resources, search
 from .history import PARTS, UNINTERESTING_FIELDS, record_history
 from .models import (
     CasualtyReport,
@@ -454,6 +454,25 @@ class CasualtyReportIncomingLinkInline(IncomingLinkInline):
         return super().get_queryset(request).select_related("from_claim__unit")
 
 
+class FullTextSearchMixin:
+    """The search box uses the records' full-text index (``events.search``), as ``?q=`` does.
+
+    The same syntax; each word outside quotes also matches the words it begins, so that a
+    curator (or an autocomplete box elsewhere in the admin) can search as they type.
+    ``search_fields`` says what the index holds.
+    """
+
+    search_help_text = (
+        'Words, "an exact phrase", or between alternatives, -word to leave out; a word also finds the words it '
+        "begins. Searches the text and the citations' quotes."
+    )
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        return queryset.filter(search.matches(search_term, prefixes=True)), False
+
+
 class ClaimAdminMixin(ClaimStatusMixin):
     """What events and casualty reports share as claims: status, links, and a history with parts.
 
@@ -574,7 +593,7 @@ class UnitAdmin(SpreadsheetMixin, ConsensusChartMixin, TimestampedAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(SpreadsheetMixin, ClaimAdminMixin, CitationCountMixin, TimestampedAdmin):
+class EventAdmin(SpreadsheetMixin, FullTextSearchMixin, ClaimAdminMixin, CitationCountMixin, TimestampedAdmin):
     resource_classes = [resources.EventResource]
     citation_subject = "event"
     list_display = (
@@ -621,7 +640,9 @@ class EventAdmin(SpreadsheetMixin, ClaimAdminMixin, CitationCountMixin, Timestam
 
 
 @admin.register(CasualtyReport)
-class CasualtyReportAdmin(SpreadsheetMixin, ConsensusChartMixin, ClaimAdminMixin, CitationCountMixin, TimestampedAdmin):
+class CasualtyReportAdmin(
+    SpreadsheetMixin, ConsensusChartMixin, FullTextSearchMixin, ClaimAdminMixin, CitationCountMixin, TimestampedAdmin
+):
     resource_classes = [resources.CasualtyReportResource]
     citation_subject = "casualty_report"
     list_display = (

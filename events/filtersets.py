@@ -15,7 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 
-from . import choices, geo
+from . import choices, geo, search
 from .models import CasualtyReport, CasualtyReportLink, Citation, Event, EventLink, EventUnit, Source, Unit
 from .selectors import as_known_at, unit_subtree_ids
 
@@ -346,6 +346,18 @@ class BaseFilterSet(filters.FilterSet):
         ),
     )
 
+    # Orders computed from another parameter, which ordering by them needs: name -> (parameter, message).
+    ordering_needs = {}
+
+    def filter_queryset(self, queryset):
+        data = self.form.cleaned_data
+        for name in data.get("ordering") or []:
+            needed, message = self.ordering_needs.get(name.lstrip("-"), (None, None))
+            value = data.get(needed) if needed else None
+            if needed and (value in EMPTY_VALUES or (isinstance(value, str) and not value.strip())):
+                raise ValidationError({"ordering": [message]})
+        return super().filter_queryset(queryset)
+
     def filter_modified_since(self, queryset, name, value):
         return queryset.filter(self.modified_condition(value))
 
@@ -425,6 +437,17 @@ class CitedFilterSet(BaseFilterSet):
     """Filters on who cited a record: ``source`` and ``citation_role`` combine on one citation."""
 
     citation_subject = None
+
+    q = filters.CharFilter(
+        method="search",
+        label="Search",
+        help_text=(
+            "Full-text search of the record's text and its citations' quotes, in any case and with or without "
+            'accents; English words match their other forms (drones, drone). Web-search syntax: "an exact '
+            'phrase", or between alternatives (convoy or column), -word to leave out records with it. '
+            "ordering=-relevance puts the best matches first."
+        ),
+    )
 
     source = RecordIdFilter(
         queryset=Source.objects.all(),
@@ -524,20 +547,14 @@ class CitedFilterSet(BaseFilterSet):
         "citation_role": "role",
     }
 
-    def search_condition(self, value):
-        """The record's own text or one of its citations' quotes contains ``value``.
+    def search(self, queryset, name, value):
+        """Full-text search of the record's own words and its citations' quotes (``events.search``).
 
-        As ``id IN (<matching records> UNION <records of matching quotes>)``, not an ``OR`` with
-        an ``EXISTS``: each side then uses its trigram indexes on PostgreSQL (migration 0003),
-        where the ``OR`` could only be checked row by row over the whole table.
+        ``relevance`` is aliased for ``ordering=-relevance``; it is computed only when ordered by.
         """
-        own = self.Meta.model.objects.filter(super().search_condition(value)).order_by().values("pk")
-        quoted = (
-            Citation.objects.filter(**{f"{self.citation_subject}__isnull": False}, quote__icontains=value)
-            .order_by()
-            .values(self.citation_subject)
-        )
-        return Q(pk__in=own.union(quoted))
+        if not value.strip():
+            return queryset
+        return queryset.filter(search.matches(value)).alias(relevance=search.relevance(value))
 
     def modified_condition(self, since):
         return super().modified_condition(since) | Q(cited(self.citation_subject, source__updated_at__gte=since))
@@ -583,8 +600,22 @@ class EventFilterSet(CitedFilterSet):
         field_name="latitude", lookup_expr="isnull", exclude=True, help_text="Whether the event has coordinates."
     )
     ordering = OrderingFilter(
-        fields=("start_date", "end_date", "title", "type", "country", "created_at", "updated_at", "distance")
+        fields=(
+            "start_date",
+            "end_date",
+            "title",
+            "type",
+            "country",
+            "created_at",
+            "updated_at",
+            "distance",
+            "relevance",
+        )
     )
+    ordering_needs = {
+        "relevance": ("q", "Ordering by relevance needs q."),
+        "distance": ("near", "Ordering by distance needs near=lat,lon,km."),
+    }
 
     class Meta:
         model = Event
@@ -599,12 +630,6 @@ class EventFilterSet(CitedFilterSet):
             "expected": ["exact"],
             "external_id": ["exact", "startswith"],
         }
-
-    def filter_queryset(self, queryset):
-        ordering = self.form.cleaned_data.get("ordering") or []
-        if any(name.lstrip("-") == "distance" for name in ordering) and not self.form.cleaned_data.get("near"):
-            raise ValidationError({"ordering": ["Ordering by distance needs near=lat,lon,km."]})
-        return super().filter_queryset(queryset)
 
     def modified_condition(self, since):
         units_changed = Exists(EventUnit.objects.filter(event=OuterRef("pk"), unit__updated_at__gte=since))
@@ -675,13 +700,15 @@ class CasualtyReportFilterSet(CitedFilterSet):
             "country",
             "created_at",
             "updated_at",
+            "relevance",
         ),
         help_text=(
             "Sort by these fields, comma-separated; a leading - sorts descending. `figure` is the best figure, "
             "else the middle of low and high, else the one given. Empty values sort last either way, and the id "
-            "breaks ties."
+            "breaks ties. `relevance` (with q) is how well the report matches the search."
         ),
     )
+    ordering_needs = {"relevance": ("q", "Ordering by relevance needs q.")}
 
     class Meta:
         model = CasualtyReport

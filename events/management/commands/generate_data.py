@@ -37,7 +37,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.core.management.color import no_style
 from django.db import connection, transaction
 
-from events import choices
+from events import choices, search
 from events.models import CasualtyReport, CasualtyReportLink, Citation, Event, EventLink, EventUnit, Source, Unit
 
 # Country, weight, rough bounding box (min_lon, min_lat, max_lon, max_lat), first-level regions, places.
@@ -894,11 +894,15 @@ class PostgresLoader:
                     "WHERE c.conindid = (quote_ident(i.schemaname) || '.' || quote_ident(i.indexname))::regclass)",
                     [table],
                 )
-                self.saved_indexes += cursor.fetchall()
+                self.saved_indexes += [(table, *index) for index in cursor.fetchall()]
             for table, name, _definition in self.saved_constraints:
                 cursor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
-            for name, _definition in self.saved_indexes:
+            for _table, name, _definition in self.saved_indexes:
                 cursor.execute(f'DROP INDEX "{name}"')
+            # The search triggers would compute each record's document again for every citation
+            # loaded; the documents are computed once, in finish().
+            for table in self.tables:
+                cursor.execute(f'ALTER TABLE "{table}" DISABLE TRIGGER USER')
 
     def load(self, table, columns, chunks):
         count = 0
@@ -912,7 +916,18 @@ class PostgresLoader:
 
     def finish(self):
         with connection.cursor() as cursor:
-            for _name, definition in self.saved_indexes:
+            # The citations' indexes first: computing the search documents reads each record's
+            # citations by them. The other tables' indexes after, so that writing the documents
+            # need not update them.
+            cited = [index for index in self.saved_indexes if index[0] == Citation._meta.db_table]
+            others = [index for index in self.saved_indexes if index[0] != Citation._meta.db_table]
+            for _table, _name, definition in cited:
+                cursor.execute(definition)
+            for table in self.tables:
+                cursor.execute(f'ALTER TABLE "{table}" ENABLE TRIGGER USER')
+            for statement in search.rebuild_sql("postgresql"):
+                cursor.execute(statement)
+            for _table, _name, definition in others:
                 cursor.execute(definition)
             # Unique constraints first, then the foreign keys (each validated with one join).
             for table, name, definition in sorted(self.saved_constraints, key=lambda c: "FOREIGN" in c[2]):
@@ -947,6 +962,17 @@ class SQLiteLoader:
                 self.saved_indexes += cursor.fetchall()
             for name, _sql in self.saved_indexes:
                 cursor.execute(f'DROP INDEX "{name}"')
+            # The search triggers would compute each record's document again for every citation
+            # loaded (SQLite cannot disable triggers): dropped, and the documents computed once
+            # in finish().
+            placeholders = ", ".join("%s" for _ in self.tables)
+            cursor.execute(
+                f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ({placeholders})",
+                self.tables,
+            )
+            self.saved_triggers = cursor.fetchall()
+            for name, _sql in self.saved_triggers:
+                cursor.execute(f'DROP TRIGGER "{name}"')
 
     def load(self, table, columns, chunks):
         count = 0
@@ -959,6 +985,10 @@ class SQLiteLoader:
     def finish(self):
         with connection.cursor() as cursor:
             for _name, sql in self.saved_indexes:
+                cursor.execute(sql)
+            for statement in search.rebuild_sql("sqlite"):
+                cursor.execute(statement)
+            for _name, sql in self.saved_triggers:
                 cursor.execute(sql)
 
     def analyze(self):
