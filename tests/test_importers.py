@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import Prefetch, Sum
 from django.test import override_settings
 
-from events.importers import base
+from events.importers import base, bulk
 from events.importers.acled import AcledImporter
 from events.models import CasualtyReport, Citation, Event, EventUnit, Source
 
@@ -281,17 +281,17 @@ class Interrupted(Exception):
 
 def test_an_interrupted_import_leaves_whole_events_and_a_rerun_completes_it(monkeypatch):
     rows = ucdp_rows()
-    sync_citations = base.Writer._sync_citations
+    sync_citations = bulk.BulkWriter._sync_citations
     batches = []
 
-    def fail_in_the_second_batch(self, subjects, **kwargs):
+    def fail_in_the_second_batch(self, cursor, subjects):
         # The second batch's events and reports are written by now; its citations are not.
         batches.append(len(subjects))
         if len(batches) == 2:
             raise Interrupted
-        return sync_citations(self, subjects, **kwargs)
+        return sync_citations(self, cursor, subjects)
 
-    monkeypatch.setattr(base.Writer, "_sync_citations", fail_in_the_second_batch)
+    monkeypatch.setattr(bulk.BulkWriter, "_sync_citations", fail_in_the_second_batch)
     with pytest.raises(Interrupted):
         run("import_ucdp", UCDP_SAMPLE, "--batch-size", 50)
     monkeypatch.undo()

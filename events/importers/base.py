@@ -8,19 +8,21 @@ and sources the row stands for. Everything else is done here, the same way for e
   A problem is reported with the line its record *starts* on (counted with
   ``csv.reader.line_num``, so embedded newlines do not shift the numbers), the column and
   what is wrong.
-- Every record is checked with the models' own rules, the ones the API applies
-  (``clean_fields()`` and ``clean()``). A row that fails is rejected and reported; the other
-  rows go on.
-- Rows are written in batches (1,000 by default), each in one transaction: an interrupted
-  import leaves no event without its reports and citations. Records are matched by
-  ``external_id``, so running the same file again finishes an interrupted import, updates
-  what changed and leaves the rest alone. A record entered here has no external id; a file
-  names it ``local:event:<id>`` or ``local:casualty-report:<id>`` (see :func:`record_key`),
-  and such a key matches the record with that id.
-- Each batch costs a handful of queries whatever its size: one to find the existing records,
-  ``bulk_create`` / ``bulk_update`` through django-simple-history (so imported changes appear
-  in each record's history). A record whose values did not change is not written at all: its
-  ``updated_at`` and its history stay as they were.
+- Every record is checked with the models' own rules, the ones the API applies (the fields'
+  rules and ``clean()``, see :mod:`.rules`). A row that fails is rejected and reported; the
+  other rows go on. So is a row whose report an earlier row gave, or its event with other
+  values.
+- Rows are read and written in batches (1,000 by default), each in one transaction: an
+  interrupted import leaves no event without its reports and citations, and memory does not
+  grow with the file. Records are matched by ``external_id``, so running the same file again
+  finishes an interrupted import, updates what changed and leaves the rest alone. A record
+  entered here has no external id; a file names it ``local:event:<id>`` or
+  ``local:casualty-report:<id>`` (see :func:`.bulk.record_key`), and such a key matches the
+  record with that id.
+- Each batch costs a few dozen statements whatever its size (:mod:`.bulk`): the records are
+  staged (``COPY`` on PostgreSQL), then created, compared and updated in SQL, with their
+  history entries (django-simple-history's tables). A record whose values did not change is
+  not written at all: its ``updated_at`` and its history stay as they were.
 
 Sources are matched by slug and created when missing; an existing source is never modified,
 so a curator's corrections (kind, reliability, country) survive re-imports.
@@ -41,22 +43,19 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, connections, models, transaction
-from django.utils import timezone
+from django.db import DatabaseError, transaction
 from django.utils.text import slugify
 from django_countries import countries
-from django_countries.fields import Country
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 from tqdm import tqdm
 
 from events import choices
-from events.models import CasualtyReport, Citation, Event, Source, touch
+from events.models import CasualtyReport, Citation, Event, Source
+
+from .bulk import BulkWriter
+from .rules import rules_of
 
 DEFAULT_BATCH_SIZE = 1000
-# SQLite of old builds refuses more than 999 parameters in one statement.
-QUERY_CHUNK = 900
 
 
 class ImportFileError(Exception):
@@ -90,9 +89,6 @@ class SourceSpec:
     homepage: str = ""
     description: str = ""
 
-    def as_model(self) -> Source:
-        return Source(**dataclasses.asdict(self))
-
 
 @dataclass
 class CitationSpec:
@@ -122,6 +118,7 @@ class EventSpec:
     owned_reports_prefix: str = ""
     manage_citations: bool = True
 
+    @functools.cached_property
     def fingerprint(self) -> bytes:
         """Equal for two rows describing the event identically (rows of the claims format repeat it).
 
@@ -164,6 +161,7 @@ class Rejected:
     """A row that will not be imported, and why."""
 
     problems: list[Problem]
+    record: RowRecord | None = None  # what the row stands for, when it could be read
 
 
 # --- Reading fields -----------------------------------------------------------------------
@@ -368,57 +366,18 @@ def split_list(text: str, separator: str = ";") -> list[str]:
 
 # --- Checking records with the models' rules ---------------------------------------------
 
-
-def model_problems(instance: models.Model, *, line: int, columns: Mapping[str, str], exclude=()) -> list[Problem]:
-    """The model's ``clean_fields()`` and ``clean()`` errors, each named by the CSV column it came from.
-
-    Foreign keys are left out of ``clean_fields()`` (the importer sets them itself, and checking
-    them costs a query each). Database constraints are not run one by one either: ``clean()``
-    mirrors them, and the database enforces them anyway. Fields with choices are checked
-    against a cached set: Django walks (and translates) every choice for each value, which for
-    a country field made validation the slowest part of an import.
-    """
-    errors: dict = {}
-    choice_fields = [f for f in choice_fields_of(type(instance)) if f.name not in exclude]
-    for model_field in choice_fields:
-        value = stored_value(instance, model_field.attname)
-        if value in model_field.empty_values:
-            if not model_field.blank:
-                errors[model_field.name] = [ValidationError(model_field.error_messages["blank"])]
-        elif value not in valid_choices(model_field):
-            message = model_field.error_messages["invalid_choice"]
-            errors[model_field.name] = [ValidationError(message, params={"value": value})]
-    try:
-        instance.clean_fields(exclude=[*exclude, *(f.name for f in choice_fields)])
-    except ValidationError as error:
-        errors = error.update_error_dict(errors)
-    try:
-        instance.clean()
-    except ValidationError as error:
-        errors = error.update_error_dict(errors)
-    problems = []
-    for name, messages in errors.items():
-        column = columns.get(name, name) if name != NON_FIELD_ERRORS else ""
-        text = " ".join(message for error in messages for message in ValidationError(error).messages)
-        problems.append(Problem(line, column, text))
-    return problems
-
-
-@functools.cache
-def choice_fields_of(model: type[models.Model]) -> list[models.Field]:
-    return [f for f in model._meta.concrete_fields if f.choices is not None]
-
-
-@functools.cache
-def valid_choices(model_field: models.Field) -> frozenset:
-    return frozenset(value for value, _label in model_field.flatchoices)
-
-
+# Foreign keys are the importer's to set, and are not checked (see .rules).
 FK_FIELDS = {
-    Event: [],
-    CasualtyReport: ["unit", "event"],
-    Citation: ["source", "event", "casualty_report"],
+    Event: (),
+    CasualtyReport: ("unit", "event"),
+    Citation: ("source", "event", "casualty_report"),
+    Source: (),
 }
+
+
+def spec_problems(model, values: Mapping, *, line: int, columns: Mapping[str, str]) -> list[Problem]:
+    rules = rules_of(model, FK_FIELDS[model])
+    return [Problem(line, column, message) for column, message in rules.problems(values, columns=columns)]
 
 
 def record_problems(record: RowRecord) -> list[Problem]:
@@ -426,12 +385,12 @@ def record_problems(record: RowRecord) -> list[Problem]:
     line = record.line
     if record.event is not None:
         spec = record.event
-        instance = Event(external_id=spec.external_id, **spec.values)
-        problems += model_problems(instance, line=line, columns=spec.columns, exclude=FK_FIELDS[Event])
+        values = {**spec.values, "external_id": spec.external_id}
+        problems += spec_problems(Event, values, line=line, columns=spec.columns)
         problems += citation_problems(spec.citations, line=line)
     for report in record.reports:
-        instance = CasualtyReport(external_id=report.external_id, **report.values)
-        problems += model_problems(instance, line=line, columns=report.columns, exclude=FK_FIELDS[CasualtyReport])
+        values = {**report.values, "external_id": report.external_id}
+        problems += spec_problems(CasualtyReport, values, line=line, columns=report.columns)
         problems += citation_problems(report.citations, line=line)
     return problems
 
@@ -439,8 +398,8 @@ def record_problems(record: RowRecord) -> list[Problem]:
 def citation_problems(citations: list[CitationSpec], *, line: int) -> list[Problem]:
     problems = []
     for citation in citations:
-        instance = Citation(role=citation.role, **citation.values)
-        problems += model_problems(instance, line=line, columns=citation.columns, exclude=FK_FIELDS[Citation])
+        values = {**citation.values, "role": citation.role}
+        problems += spec_problems(Citation, values, line=line, columns=citation.columns)
         for name, message in source_errors(citation.source):
             column = citation.columns.get(f"source_{name}", citation.columns.get("source", name))
             problems.append(Problem(line, column, message))
@@ -450,291 +409,7 @@ def citation_problems(citations: list[CitationSpec], *, line: int) -> list[Probl
 @functools.lru_cache(maxsize=4096)
 def source_errors(source: SourceSpec) -> tuple[tuple[str, str], ...]:
     """(field, message) for a source spec; cached, since one source is cited by many rows."""
-    return tuple((problem.column, problem.message) for problem in model_problems(source.as_model(), line=0, columns={}))
-
-
-# --- Writing a batch ----------------------------------------------------------------------
-
-# Records entered here (no external id) are named in files by their id: "local:event:12".
-LOCAL_KEY_PREFIXES = {Event: "local:event:", CasualtyReport: "local:casualty-report:"}
-LOCAL_ID = re.compile(r"[1-9][0-9]{0,17}")  # a positive id that fits a bigint
-
-
-def record_key(obj: Event | CasualtyReport) -> str:
-    """What a file calls the record: its external id, or ``local:<model>:<id>`` without one."""
-    return obj.external_id or f"{LOCAL_KEY_PREFIXES[type(obj)]}{obj.pk}"
-
-
-def local_id(model: type[models.Model], key: str) -> int | None:
-    """The id a local key names (``local:event:12`` -> 12), or None for any other key."""
-    prefix = LOCAL_KEY_PREFIXES.get(model)
-    if prefix is None or not key.startswith(prefix) or not LOCAL_ID.fullmatch(key[len(prefix) :]):
-        return None
-    return int(key[len(prefix) :])
-
-
-def raise_id_sequence(model: type[models.Model], using: str) -> None:
-    """After rows were inserted with their own ids, move PostgreSQL's id sequence past them.
-
-    Only ever forward, so ids of deleted records (kept in history, restorable) are not reused.
-    SQLite's AUTOINCREMENT follows inserted ids by itself.
-    """
-    connection = connections[using]
-    if connection.vendor != "postgresql":
-        return
-    table, column = connection.ops.quote_name(model._meta.db_table), connection.ops.quote_name(model._meta.pk.column)
-    sequence = "pg_get_serial_sequence(%s, %s)"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT setval({sequence}, greatest((SELECT max({column}) FROM {table}), nextval({sequence})))",
-            [table, model._meta.pk.column] * 2,
-        )
-
-
-def stored_value(instance: models.Model, attname: str):
-    # Read from __dict__: a country field's descriptor builds a Country object on every access.
-    value = instance.__dict__[attname]
-    return value.code if isinstance(value, Country) else value
-
-
-def changed_fields(instance: models.Model, values: Mapping) -> list[str]:
-    return [name for name, value in values.items() if stored_value(instance, name) != value]
-
-
-def fetch(queryset: models.QuerySet, lookup: str, values: Iterable) -> list:
-    """``queryset.filter(<lookup>__in=values)`` in chunks that every database accepts."""
-    values = list(values)
-    found = []
-    for start in range(0, len(values), QUERY_CHUNK):
-        found += queryset.filter(**{f"{lookup}__in": values[start : start + QUERY_CHUNK]})
-    return found
-
-
-@dataclass
-class Writer:
-    """Writes batches of records; remembers the sources it has already looked up or created."""
-
-    change_reason: str
-    event_citation_roles: frozenset
-    report_citation_roles: frozenset
-    source_ids: dict[str, int] = field(default_factory=dict)
-    _source_names: dict[str, int] | None = None
-    sources_created: int = 0
-
-    def write(self, records: list[RowRecord]) -> list[str]:
-        """Upsert the records in one transaction; the status of each: created, updated or unchanged."""
-        with transaction.atomic():
-            now = timezone.now()
-            self._ensure_sources(records)
-
-            event_specs = {}
-            for record in records:
-                if record.event is not None:
-                    event_specs.setdefault(record.event.external_id, record.event)
-            events, created, updated = self._upsert(
-                Event, {key: spec.values for key, spec in event_specs.items()}, now=now
-            )
-            created_keys = {("event", key) for key in created}
-            written_keys = created_keys | {("event", key) for key in updated}
-
-            report_specs, report_values = {}, {}
-            for record in records:
-                event = events[record.event.external_id] if record.event is not None else None
-                for spec in record.reports:
-                    report_specs[spec.external_id] = spec
-                    report_values[spec.external_id] = {**spec.values, **({"event_id": event.pk} if event else {})}
-            reports, created, updated = self._upsert(CasualtyReport, report_values, now=now)
-            created_keys |= {("report", key) for key in created}
-            written_keys |= {("report", key) for key in created | updated}
-
-            old_events = {key: spec for key, spec in event_specs.items() if ("event", key) not in created_keys}
-            changed_keys = self._delete_stale_reports(old_events, events, report_values)
-            subjects = [("event", key, events[key], spec) for key, spec in event_specs.items() if spec.manage_citations]
-            subjects += [
-                ("report", key, reports[key], spec) for key, spec in report_specs.items() if spec.manage_citations
-            ]
-            changed_keys |= self._sync_citations(subjects, now=now, new=created_keys)
-
-            # A record's representation shows its citations: when only they changed, its
-            # updated_at still moves (without a history entry of its own), as RecordPart does.
-            touched = changed_keys - written_keys
-            touch(Event, *(events[key].pk for kind, key in touched if kind == "event"))
-            touch(CasualtyReport, *(reports[key].pk for kind, key in touched if kind == "report"))
-
-        changed_keys |= written_keys
-        return [
-            "created"
-            if record.primary in created_keys
-            else "updated"
-            if changed_keys.intersection(record.keys)
-            else "unchanged"
-            for record in records
-        ]
-
-    def _upsert(self, model, values_by_key: dict[str, dict], *, now):
-        """Create the missing records and update the changed ones; unchanged ones are not written.
-
-        A record is found by its external id, or, for a local key (``local:event:12``) that is
-        no record's external id, as the record with that id if it has no external id. A
-        missing record named by a local key is created with that id, so a file exported from
-        one database reproduces its records in an empty one; when the id is taken by an
-        imported record, the new record gets another id and keeps the key as its external id.
-
-        Returns the records by key, and the keys of those created and updated.
-        """
-        existing = {obj.external_id: obj for obj in fetch(model.objects.all(), "external_id", values_by_key)}
-        local = {}  # id -> key, for the local keys not found as an external id
-        for key in values_by_key:
-            if key not in existing and (pk := local_id(model, key)) is not None:
-                local[pk] = key
-        taken = set()
-        for obj in fetch(model.objects.all(), "pk", local):
-            if obj.external_id:
-                taken.add(obj.pk)
-            else:
-                existing[local[obj.pk]] = obj
-        with_ids, to_create, to_update, fields, objects = [], [], [], set(), {}
-        created, updated = set(), set()
-        for key, values in values_by_key.items():
-            obj = existing.get(key)
-            if obj is None:
-                pk = local_id(model, key)
-                if pk is not None and pk not in taken:
-                    obj = model(pk=pk, external_id="", **values)
-                    with_ids.append(obj)
-                else:
-                    obj = model(external_id=key, **values)
-                    to_create.append(obj)
-                created.add(key)
-            elif changed := changed_fields(obj, values):
-                for name in changed:
-                    setattr(obj, name, values[name])
-                obj.updated_at = now  # bulk_update does not apply auto_now
-                fields.update(changed)
-                to_update.append(obj)
-                updated.add(key)
-            objects[key] = obj
-        if with_ids:
-            # Before the others, which take ids from the sequence moved past these.
-            bulk_create_with_history(with_ids, model, default_change_reason=self.change_reason)
-            raise_id_sequence(model, using=model.objects.db)
-        if to_create:
-            bulk_create_with_history(to_create, model, default_change_reason=self.change_reason)
-            if any(obj.pk is None for obj in to_create):  # a database that cannot return ids from bulk inserts
-                keys = [obj.external_id for obj in to_create]
-                ids = dict(fetch(model.objects.values_list("external_id", "pk"), "external_id", keys))
-                for obj in to_create:
-                    obj.pk = ids[obj.external_id]
-        if to_update:
-            names = sorted({model._meta.get_field(name).name for name in fields} | {"updated_at"})
-            bulk_update_with_history(to_update, model, names, default_change_reason=self.change_reason)
-        return objects, created, updated
-
-    def _delete_stale_reports(self, event_specs, events, report_values) -> set:
-        """Delete the reports a row owns but no longer gives (a per-party figure that became zero)."""
-        prefixes = {
-            events[key].pk: (key, spec.owned_reports_prefix)
-            for key, spec in event_specs.items()
-            if spec.owned_reports_prefix
-        }
-        changed = set()
-        for report in fetch(CasualtyReport.objects.exclude(external_id=""), "event_id", prefixes):
-            event_key, prefix = prefixes[report.event_id]
-            if report.external_id.startswith(prefix) and report.external_id not in report_values:
-                report._change_reason = self.change_reason
-                report.delete()
-                changed.add(("event", event_key))
-        return changed
-
-    def _ensure_sources(self, records):
-        specs = {}
-        for record in records:
-            for subject in ([record.event] if record.event is not None else []) + record.reports:
-                for citation in subject.citations:
-                    if citation.source.slug not in self.source_ids:
-                        specs.setdefault(citation.source.slug, citation.source)
-        if not specs:
-            return
-        self.source_ids.update(fetch(Source.objects.values_list("slug", "pk"), "slug", specs))
-        if any(slug not in self.source_ids for slug in specs):
-            # A source known under another name ("UK MoD" for "UK Ministry of Defence") is that source.
-            names = self.source_names()
-            for slug, spec in specs.items():
-                if slug not in self.source_ids and spec.name.casefold() in names:
-                    self.source_ids[slug] = names[spec.name.casefold()]
-        missing = [spec.as_model() for slug, spec in specs.items() if slug not in self.source_ids]
-        if missing:
-            bulk_create_with_history(missing, Source, default_change_reason=self.change_reason)
-            self.sources_created += len(missing)
-            self.source_ids.update(fetch(Source.objects.values_list("slug", "pk"), "slug", [s.slug for s in missing]))
-
-    def source_names(self) -> dict[str, int]:
-        """Every source's name and aliases, folded for comparison, read once per import."""
-        if self._source_names is None:
-            self._source_names = {}
-            for pk, name, aliases in Source.objects.values_list("pk", "name", "aliases"):
-                for known in [name, *(aliases or [])]:
-                    self._source_names.setdefault(known.casefold(), pk)
-        return self._source_names
-
-    def _sync_citations(self, subjects, *, now, new: set) -> set:
-        """Make each subject's citations (in the roles the importer writes) those of its spec, in order.
-
-        Citations are matched by position, so a corrected headline updates its citation in place
-        rather than deleting and re-creating it. Returns the subjects whose citations changed.
-        """
-        existing: dict[tuple, list[Citation]] = {}
-        # Records created in this batch have no citations yet: only the others are looked up.
-        old = [(kind, obj) for kind, key, obj, spec in subjects if (kind, key) not in new]
-        event_ids = [obj.pk for kind, obj in old if kind == "event"]
-        report_ids = [obj.pk for kind, obj in old if kind == "report"]
-        for citation in fetch(
-            Citation.objects.filter(role__in=self.event_citation_roles).order_by("pk"), "event_id", event_ids
-        ):
-            existing.setdefault(("event", citation.event_id), []).append(citation)
-        for citation in fetch(
-            Citation.objects.filter(role__in=self.report_citation_roles).order_by("pk"),
-            "casualty_report_id",
-            report_ids,
-        ):
-            existing.setdefault(("report", citation.casualty_report_id), []).append(citation)
-
-        to_create, to_update, to_delete, changed = [], [], [], set()
-        for kind, key, obj, spec in subjects:
-            wanted = [
-                {"source_id": self.source_ids[c.source.slug], "role": c.role, **CITATION_DEFAULTS, **c.values}
-                for c in spec.citations
-            ]
-            have = existing.get((kind, obj.pk), [])
-            differences = [changed_fields(citation, values) for citation, values in zip(have, wanted, strict=False)]
-            if len(have) == len(wanted) and not any(differences):
-                continue
-            changed.add((kind, key))
-            for citation, values, names in zip(have, wanted, differences, strict=False):
-                if names:
-                    for name in names:
-                        setattr(citation, name, values[name])
-                    citation.updated_at = now
-                    to_update.append(citation)
-            subject = {"event_id" if kind == "event" else "casualty_report_id": obj.pk}
-            to_create += [Citation(**subject, **values) for values in wanted[len(have) :]]
-            to_delete += have[len(wanted) :]
-        if to_create:
-            bulk_create_with_history(to_create, Citation, default_change_reason=self.change_reason)
-        if to_update:
-            bulk_update_with_history(
-                to_update, Citation, CITATION_UPDATE_FIELDS, default_change_reason=self.change_reason
-            )
-        for citation in to_delete:
-            citation._change_reason = self.change_reason
-            models.Model.delete(citation)  # not RecordPart.delete(): the caller touches each subject once
-        return changed
-
-
-CITATION_DEFAULTS = {"url": "", "title": "", "published_date": None, "accessed_date": None, "archive_url": ""}
-CITATION_DEFAULTS["quote"] = ""
-CITATION_UPDATE_FIELDS = ["source", "role", "url", "title", "published_date", "accessed_date", "archive_url"]
-CITATION_UPDATE_FIELDS += ["quote", "updated_at"]
+    return tuple(rules_of(Source).problems(dataclasses.asdict(source), columns={}))
 
 
 # --- Reading a file -----------------------------------------------------------------------
@@ -813,14 +488,12 @@ def import_file(
     end, so the summary says what an import would do.
     """
     summary = ImportSummary(path=path, dry_run=dry_run)
-    writer = Writer(
+    writer = BulkWriter(
         change_reason=(change_reason or f"{importer.label} import of {path.name}")[:100],
         event_citation_roles=importer.event_citation_roles,
         report_citation_roles=importer.report_citation_roles,
     )
-    seen_events: dict[str, tuple[int, bytes]] = {}
-    seen_reports: dict[str, int] = {}
-    batch: list[RowRecord] = []
+    batch: list[RowRecord | Rejected] = []  # in file order
     started = time.monotonic()
 
     def report(problem: Problem, rejected: bool):
@@ -830,8 +503,19 @@ def import_file(
                 on_problem(problem, rejected)
 
     def flush():
-        for status in writer.write(batch):
-            setattr(summary, status, getattr(summary, status) + 1)
+        with transaction.atomic():
+            records = []
+            for item in reject_duplicates(batch, importer, writer):
+                if isinstance(item, Rejected):
+                    summary.rejected += 1
+                    for problem in item.problems:
+                        report(problem, True)
+                else:
+                    for warning in item.warnings:
+                        report(warning, False)
+                    records.append(item)
+            for status in writer.write(records):
+                setattr(summary, status, getattr(summary, status) + 1)
         batch.clear()
         bar.update(text.buffer.tell() - bar.n)  # bytes read so far: the bar needs no counting pass
         bar.set_postfix_str(f"{summary.rows:,} rows")
@@ -845,6 +529,7 @@ def import_file(
         text,
         tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc=path.name, disable=not progress) as bar,
         transaction.atomic() if dry_run else contextlib.nullcontext(),
+        writer,
     ):
         try:
             reader = csv.reader(text)
@@ -857,17 +542,7 @@ def import_file(
                 if not fields:
                     continue
                 summary.rows += 1
-                record = parse_record(
-                    importer, header, fields, line=line, seen_events=seen_events, seen_reports=seen_reports
-                )
-                if isinstance(record, Rejected):
-                    summary.rejected += 1
-                    for problem in record.problems:
-                        report(problem, True)
-                    continue
-                for warning in record.warnings:
-                    report(warning, False)
-                batch.append(record)
+                batch.append(parse_record(importer, header, fields, line=line))
                 if len(batch) >= batch_size:
                     flush()
             if batch:
@@ -883,16 +558,8 @@ def import_file(
     return summary
 
 
-def parse_record(
-    importer: Importer,
-    header: list[str],
-    fields: list[str],
-    *,
-    line: int,
-    seen_events: dict[str, tuple[int, bytes]],
-    seen_reports: dict[str, int],
-) -> RowRecord | Rejected:
-    """Parse and check one row; register its ids so a later duplicate is rejected."""
+def parse_record(importer: Importer, header: list[str], fields: list[str], *, line: int) -> RowRecord | Rejected:
+    """Parse and check one row."""
     if len(fields) != len(header):
         message = f"the row has {len(fields)} fields where the header has {len(header)}."
         return Rejected([Problem(line, "", message)])
@@ -902,22 +569,49 @@ def parse_record(
         return Rejected(reader.problems)
     record.warnings = reader.warnings + record.warnings
     problems = record_problems(record)
-    if record.event is not None:
-        first = seen_events.get(record.event.external_id)
-        if first is not None and first[1] != record.event.fingerprint():
-            message = f"{record.event.external_id} is also on line {first[0]}, with different values."
-            problems.append(Problem(line, importer.event_id_column, message))
-    for spec in record.reports:
-        if spec.external_id in seen_reports:
-            message = f"{spec.external_id} is also on line {seen_reports[spec.external_id]}."
-            problems.append(Problem(line, importer.report_id_column, message))
-    if problems:
-        return Rejected(problems)
-    if record.event is not None:
-        seen_events.setdefault(record.event.external_id, (line, record.event.fingerprint()))
-    for spec in record.reports:
-        seen_reports[spec.external_id] = line
-    return record
+    return Rejected(problems, record) if problems else record
+
+
+def reject_duplicates(items: list[RowRecord | Rejected], importer: Importer, writer: BulkWriter) -> list:
+    """The items, with the records rejected whose report an earlier row gave, or whose event it gave otherwise.
+
+    Rows of the claims format repeat their event, with the same values. Only accepted rows
+    count as earlier rows. Their keys are kept by the writer (in the database, so memory does
+    not grow with the file); those of the rows accepted here are added.
+    """
+    records = [item if isinstance(item, RowRecord) else item.record for item in items]
+    records = [record for record in records if record is not None]
+    events = list({record.event.external_id for record in records if record.event is not None})
+    reports = [spec.external_id for record in records for spec in record.reports]
+    seen = writer.earlier(events, reports)
+    new: dict[tuple[str, str], tuple[int, bytes | None]] = {}
+    result = []
+    for item in items:
+        record = item if isinstance(item, RowRecord) else item.record
+        if record is None:
+            result.append(item)
+            continue
+        problems = []
+        if record.event is not None:
+            key = record.event.external_id
+            first = seen.get(("e", key)) or new.get(("e", key))
+            if first is not None and first[1] != record.event.fingerprint:
+                message = f"{key} is also on line {first[0]}, with different values."
+                problems.append(Problem(record.line, importer.event_id_column, message))
+        for spec in record.reports:
+            first = seen.get(("r", spec.external_id)) or new.get(("r", spec.external_id))
+            if first is not None:
+                message = f"{spec.external_id} is also on line {first[0]}."
+                problems.append(Problem(record.line, importer.report_id_column, message))
+        if isinstance(item, Rejected) or problems:
+            result.append(Rejected(item.problems + problems if isinstance(item, Rejected) else problems))
+            continue
+        if record.event is not None and ("e", record.event.external_id) not in seen:
+            new.setdefault(("e", record.event.external_id), (record.line, record.event.fingerprint))
+        new.update((("r", spec.external_id), (record.line, None)) for spec in record.reports)
+        result.append(record)
+    writer.remember(new)
+    return result
 
 
 # --- The management commands ----------------------------------------------------------------

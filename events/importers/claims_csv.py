@@ -65,8 +65,8 @@ from .base import (
     RowRecord,
     SourceSpec,
     guess_source_kind,
-    record_key,
 )
+from .bulk import record_key
 
 # (column, model field attname, how to read it)
 REPORT_COLUMNS = [

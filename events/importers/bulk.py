@@ -1,0 +1,530 @@
+"""Writing batches of imported records with set-based SQL.
+
+A batch's records are loaded into TEMP staging tables (``COPY`` on PostgreSQL, ``executemany``
+on SQLite), and everything else is a handful of statements over whole tables, the same on both
+databases, each through a plain ``INSERT``, ``UPDATE`` or ``DELETE`` of the real tables (so their
+triggers run):
+
+1. **Match**: each staged record is matched to its table's record by key (external id or slug);
+   a local key (``local:event:12``) that is no record's external id names the record with that
+   id (see :func:`.base.local_id`).
+2. **Create** the records without a match (``INSERT ... SELECT``), with the id of their local key
+   when it is free.
+3. **Update** the matched records whose values differ from the staged ones (``UPDATE ... FROM``,
+   compared column by column in SQL, so an unchanged record costs no write at all: its
+   ``updated_at`` and history stay as they were).
+4. **History**: one ``INSERT ... SELECT`` per table of the created (``+``) and updated (``~``)
+   records' new rows into django-simple-history's table, with the import's change reason.
+5. **Citations**, matched to the subject's existing ones (in the importer's roles) by position:
+   a differing one is updated in place, missing ones are created, surplus ones deleted, each
+   with its history entry. A record whose citations changed (and nothing else) has its
+   ``updated_at`` moved, without a history entry of its own, as when a curator edits them.
+
+Sources are created the same way when missing, never updated. Reports that a row owns but no
+longer gives (a per-party figure that became zero) are deleted through the ORM, so the deletion
+cascades, with history, as any deletion does; it is rare.
+"""
+
+import dataclasses
+import functools
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
+
+from django.db import connections, models, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.utils import timezone
+
+from events.models import CasualtyReport, Citation, Event, Source, touch
+
+if TYPE_CHECKING:
+    from .base import RowRecord
+
+# Records entered here (no external id) are named in files by their id: "local:event:12".
+LOCAL_KEY_PREFIXES = {Event: "local:event:", CasualtyReport: "local:casualty-report:"}
+LOCAL_ID = re.compile(r"[1-9][0-9]{0,17}")  # a positive id that fits a bigint
+
+# Columns the import sets itself rather than from a record's values.
+OWN_COLUMNS = {"id", "created_at", "updated_at"}
+HISTORY_TYPES = {"created": "+", "updated": "~", "deleted": "-"}
+# Field types whose Python value the database driver cannot take as it is, on some backend.
+PREPARED_TYPES = {"DateField", "DateTimeField", "TimeField", "DecimalField", "JSONField", "UUIDField"}
+
+
+def record_key(obj: Event | CasualtyReport) -> str:
+    """What a file calls the record: its external id, or ``local:<model>:<id>`` without one."""
+    return obj.external_id or f"{LOCAL_KEY_PREFIXES[type(obj)]}{obj.pk}"
+
+
+def local_id(model: type[models.Model], key: str) -> int | None:
+    """The id a local key names (``local:event:12`` -> 12), or None for any other key."""
+    prefix = LOCAL_KEY_PREFIXES.get(model)
+    if prefix is None or not key.startswith(prefix) or not LOCAL_ID.fullmatch(key[len(prefix) :]):
+        return None
+    return int(key[len(prefix) :])
+
+
+class Database:
+    """What differs between PostgreSQL and SQLite: loading a staging table, and a few operators."""
+
+    def __init__(self, connection: BaseDatabaseWrapper):
+        self.connection = connection
+        self.quote = connection.ops.quote_name
+        self.postgresql = connection.vendor == "postgresql"
+        # Equality with NULL equal to NULL.
+        self.differs = "IS DISTINCT FROM" if self.postgresql else "IS NOT"
+
+    def db_type(self, field: models.Field) -> str:
+        return field.db_type(self.connection)
+
+    def adapter(self, field: models.Field) -> Callable | None:
+        """How a field's Python value is made the value the driver takes; None when it takes it as it is."""
+        if field.get_internal_type() not in PREPARED_TYPES:
+            return None
+        return functools.partial(field.get_db_prep_save, connection=self.connection)
+
+    def create(self, cursor, table: str, columns: list[tuple[str, str]], *, key: str | None = None) -> None:
+        """A TEMP staging table (emptied by :meth:`clear`), replacing one left by an earlier import."""
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        definition = ", ".join(f"{self.quote(name)} {kind}" for name, kind in columns)
+        if key:
+            definition += f", PRIMARY KEY ({key})"
+        cursor.execute(f"CREATE TEMP TABLE {table} ({definition})")
+
+    def clear(self, cursor, table: str) -> None:
+        cursor.execute(f"{'TRUNCATE' if self.postgresql else 'DELETE FROM'} {table}")
+
+    def drop(self, cursor, table: str) -> None:
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+    def load(self, cursor, table: str, columns: list[str], rows: Iterable[tuple]) -> None:
+        """Append rows: ``COPY`` on PostgreSQL, one ``executemany`` on SQLite."""
+        names = ", ".join(self.quote(name) for name in columns)
+        if self.postgresql:
+            with self.connection.connection.cursor() as raw, raw.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            placeholders = ", ".join(["%s"] * len(columns))
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({placeholders})", list(rows))
+
+    def raise_id_sequence(self, cursor, table: str) -> None:
+        """After rows were inserted with their own ids, move PostgreSQL's id sequence past them.
+
+        Only ever forward, so ids of deleted records (kept in history, restorable) are not reused.
+        SQLite's AUTOINCREMENT follows inserted ids by itself.
+        """
+        if self.postgresql:
+            sequence = "pg_get_serial_sequence(%s, 'id')"
+            cursor.execute(
+                f"SELECT setval({sequence}, greatest((SELECT max(id) FROM {table}), nextval({sequence})))",
+                [table, table],
+            )
+
+    def one_of(self, column: str) -> str:
+        """``column`` is in a list given as one parameter (see :meth:`values`)."""
+        return f"{column} = ANY(%s)" if self.postgresql else f"{column} IN (SELECT value FROM json_each(%s))"
+
+    def values(self, items: list):
+        return items if self.postgresql else json.dumps(items)
+
+
+@dataclasses.dataclass
+class Table:
+    """A model's table as the import writes it: its staged columns, their defaults, and its history table."""
+
+    model: type[models.Model]
+    staging: str
+    fields: list[models.Field]  # the columns a staged row carries: not the id and timestamps
+    defaults: list  # each field's default, for the fields a record leaves out
+    adapters: list[Callable | None]  # see Database.adapter
+
+    @classmethod
+    def of(cls, model: type[models.Model], staging: str, db: Database, *, exclude: Iterable[str] = ()) -> "Table":
+        fields = [f for f in model._meta.concrete_fields if f.column not in OWN_COLUMNS and f.column not in exclude]
+        defaults = [field.get_default() for field in fields]
+        return cls(model, staging, fields, defaults, adapters=[db.adapter(field) for field in fields])
+
+    @property
+    def name(self) -> str:
+        return self.model._meta.db_table
+
+    @property
+    def history(self) -> str:
+        return self.model.history.model._meta.db_table
+
+    @functools.cached_property
+    def columns(self) -> list[str]:
+        """Every column of the table, which its history table has too (with history_* columns besides)."""
+        return [field.column for field in self.model._meta.concrete_fields]
+
+    def cells(self, values: Mapping) -> list:
+        """A record's values (by attname) as staged: in column order, defaults filled in, adapted for the driver."""
+        cells = []
+        for field, default, adapt in zip(self.fields, self.defaults, self.adapters, strict=True):
+            value = values.get(field.attname, default)
+            cells.append(value if adapt is None else adapt(value))
+        return cells
+
+
+@dataclasses.dataclass(frozen=True)
+class Staged:
+    """What became of a staged record: its id, and whether it was created or updated."""
+
+    id: int
+    new: bool
+    changed: bool
+
+
+class BulkWriter:
+    """Writes batches of records (see the module docstring); remembers the sources it has looked up or created.
+
+    Use it as a context manager: the staging tables live as long as it does.
+    """
+
+    def __init__(self, *, change_reason: str, event_citation_roles, report_citation_roles, using: str = "default"):
+        self.connection = connections[using]
+        self.db = db = Database(self.connection)
+        self.change_reason = change_reason
+        self.citation_roles = {"e": sorted(event_citation_roles), "r": sorted(report_citation_roles)}
+        self.source_ids: dict[str, int] = {}
+        self._source_names: dict[str, int] | None = None
+        self.sources_created = 0
+        self.events = Table.of(Event, "staging_event", db)
+        self.reports = Table.of(CasualtyReport, "staging_report", db)
+        self.sources = Table.of(Source, "staging_source", db)
+        self.citations = Table.of(Citation, "staging_citation", db, exclude={"event_id", "casualty_report_id"})
+
+    # --- Staging tables -------------------------------------------------------------------
+
+    def staging_tables(self) -> dict[str, tuple[list[tuple[str, str]], str]]:
+        """Each staging table's columns (name, type) and primary key."""
+        db = self.db
+        integer, bigint, text = "integer", "bigint", "text"
+        flag, digest = db.db_type(models.BooleanField()), db.db_type(models.BinaryField())
+        tables = {}
+        for table in (self.events, self.reports, self.sources):
+            columns = [("key", text), ("ordinal", integer), ("id", bigint), ("new_id", bigint), ("new", flag)]
+            columns += [("changed", flag), ("prefix", text), ("manage", flag)]
+            tables[table.staging] = (columns + [(f.column, db.db_type(f)) for f in table.fields], "key")
+        place = [("kind", "char(1)"), ("subject_id", bigint), ("position", integer), ("id", bigint)]
+        citation_columns = [(f.column, db.db_type(f)) for f in self.citations.fields]
+        tables["staging_citation"] = (place + [("changed", flag)] + citation_columns, "kind, subject_id, position")
+        tables["staging_old_citation"] = (place, "kind, subject_id, position")
+        # The keys of the records accepted so far, with the line of each (and an event's fingerprint).
+        seen = [("kind", "char(1)"), ("key", text), ("line", integer), ("fingerprint", digest)]
+        tables["staging_seen"] = (seen, "kind, key")
+        return tables
+
+    def __enter__(self):
+        with self.connection.cursor() as cursor:
+            for table, (columns, key) in self.staging_tables().items():
+                self.db.create(cursor, table, columns, key=key)
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.connection.needs_rollback:
+            return  # in a transaction that failed: the tables go with it
+        with self.connection.cursor() as cursor:
+            for table in self.staging_tables():
+                self.db.drop(cursor, table)
+
+    # --- Keys seen earlier in the file ----------------------------------------------------
+
+    def earlier(self, events: list[str], reports: list[str]) -> dict[tuple[str, str], tuple[int, bytes | None]]:
+        """(line, fingerprint) of the events and reports among these that earlier rows gave, by (kind, key).
+
+        They are kept in the database, not in memory, so that memory does not grow with the file.
+        """
+        found = {}
+        with self.connection.cursor() as cursor:
+            for kind, keys in (("e", events), ("r", reports)):
+                if keys:
+                    cursor.execute(
+                        f"SELECT key, line, fingerprint FROM staging_seen WHERE kind = %s AND {self.db.one_of('key')}",
+                        [kind, self.db.values(keys)],
+                    )
+                    found.update(
+                        ((kind, key), (line, fingerprint and bytes(fingerprint)))
+                        for key, line, fingerprint in cursor.fetchall()
+                    )
+        return found
+
+    def remember(self, seen: Mapping[tuple[str, str], tuple[int, bytes | None]]) -> None:
+        """Record keys as given by the rows on these lines (see :meth:`earlier`)."""
+        with self.connection.cursor() as cursor:
+            rows = [(kind, key, line, fingerprint) for (kind, key), (line, fingerprint) in seen.items()]
+            self.db.load(cursor, "staging_seen", ["kind", "key", "line", "fingerprint"], rows)
+
+    # --- A batch --------------------------------------------------------------------------
+
+    def write(self, records: list["RowRecord"]) -> list[str]:
+        """Upsert the records in one transaction; the status of each: created, updated or unchanged."""
+        with transaction.atomic(using=self.connection.alias), self.connection.cursor() as cursor:
+            self.stamp = self.connection.ops.adapt_datetimefield_value(timezone.now())
+            for table in self.staging_tables().keys() - {"staging_seen"}:
+                self.db.clear(cursor, table)
+            self._ensure_sources(cursor, records)
+
+            event_specs = {}
+            for record in records:
+                if record.event is not None:
+                    event_specs.setdefault(record.event.external_id, record.event)
+            events = self._upsert(cursor, self.events, self._staged(event_specs))
+
+            report_specs, report_values = {}, {}
+            for record in records:
+                event = {"event_id": events[record.event.external_id].id} if record.event is not None else {}
+                for spec in record.reports:
+                    report_specs[spec.external_id] = spec
+                    report_values[spec.external_id] = {**spec.values, **event}
+            reports = self._upsert(cursor, self.reports, self._staged(report_specs, values=report_values))
+
+            keys = {("e", row.id): ("event", key) for key, row in events.items()}
+            keys |= {("r", row.id): ("report", key) for key, row in reports.items()}
+            created = {("event", key) for key, row in events.items() if row.new}
+            created |= {("report", key) for key, row in reports.items() if row.new}
+            written = created | {("event", key) for key, row in events.items() if row.changed}
+            written |= {("report", key) for key, row in reports.items() if row.changed}
+
+            changed = {("event", key) for key in self._delete_stale_reports(cursor)}
+            subjects = [("e", events[key].id, spec) for key, spec in event_specs.items() if spec.manage_citations]
+            subjects += [("r", reports[key].id, spec) for key, spec in report_specs.items() if spec.manage_citations]
+            changed |= {keys[subject] for subject in self._sync_citations(cursor, subjects)}
+
+            # A record's representation shows its citations: when only they changed, its
+            # updated_at still moves (without a history entry of its own), as RecordPart does.
+            touched = changed - written
+            touch(Event, *(events[key].id for kind, key in touched if kind == "event"))
+            touch(CasualtyReport, *(reports[key].id for kind, key in touched if kind == "report"))
+
+        changed |= written
+        return [
+            "created" if record.primary in created else "updated" if changed.intersection(record.keys) else "unchanged"
+            for record in records
+        ]
+
+    @staticmethod
+    def _staged(specs: Mapping, *, values: Mapping | None = None) -> list[tuple]:
+        """(key, owned reports prefix, manage citations, values) of event or report specs."""
+        values = values or {key: spec.values for key, spec in specs.items()}
+        return [
+            (key, getattr(spec, "owned_reports_prefix", ""), spec.manage_citations, {**values[key], "external_id": key})
+            for key, spec in specs.items()
+        ]
+
+    def _upsert(self, cursor, table: Table, staged: list[tuple], *, update: bool = True) -> dict[str, Staged]:
+        """Create the missing records and update the changed ones; unchanged ones are not written.
+
+        ``staged`` holds (key, prefix, manage, values), values by attname. A record is matched
+        by its key: its external id, or a source's slug. A missing record named by a local key
+        is created with that id, so a file exported from one database reproduces its records
+        in an empty one; when the id is taken by an imported record, the new record gets
+        another id and keeps the key as its external id. A matched record's fields the values
+        do not give are left as they are.
+        """
+        if not staged:
+            return {}
+        db, name, staging, quote = self.db, table.name, table.staging, self.db.quote
+        written = staged[0][3].keys() - {"external_id"}
+        rows = []
+        for ordinal, (key, prefix, manage, values) in enumerate(staged):
+            if values.keys() - {"external_id"} != written:
+                raise ValueError(f"The records of a batch must give the same fields ({sorted(written)}).")
+            rows.append((key, ordinal, prefix, manage, False, False, *table.cells(values)))
+        columns = ["key", "ordinal", "prefix", "manage", "new", "changed", *(field.column for field in table.fields)]
+        db.load(cursor, staging, columns, rows)
+
+        key_column = "slug" if table.model is Source else "external_id"
+        match = f"SELECT t.id FROM {name} t WHERE t.{key_column} = {staging}.key AND t.{key_column} <> ''"
+        cursor.execute(f"UPDATE {staging} SET id = ({match})")
+        if table.model in LOCAL_KEY_PREFIXES:
+            self._match_local_keys(cursor, table, [row[0] for row in staged])
+
+        fields = ", ".join(quote(field.column) for field in table.fields)
+        cursor.execute(
+            f"INSERT INTO {name} (id, created_at, updated_at, {fields}) "
+            f"SELECT new_id, %s, %s, {fields} FROM {staging} WHERE new_id IS NOT NULL ORDER BY new_id",
+            [self.stamp, self.stamp],
+        )
+        if cursor.rowcount:
+            db.raise_id_sequence(cursor, name)
+        cursor.execute(
+            f"INSERT INTO {name} (created_at, updated_at, {fields}) "
+            f"SELECT %s, %s, {fields} FROM {staging} WHERE id IS NULL AND new_id IS NULL ORDER BY ordinal",
+            [self.stamp, self.stamp],
+        )
+        cursor.execute(f"UPDATE {staging} SET new = TRUE, id = COALESCE(new_id, ({match})) WHERE id IS NULL")
+
+        if update:
+            compared = [quote(field.column) for field in table.fields if field.attname in written]
+            differs = " OR ".join(f"t.{column} {db.differs} {staging}.{column}" for column in compared)
+            cursor.execute(
+                f"UPDATE {staging} SET changed = TRUE WHERE NOT new "
+                f"AND EXISTS (SELECT 1 FROM {name} t WHERE t.id = {staging}.id AND ({differs}))"
+            )
+            assignments = ", ".join(f"{column} = s.{column}" for column in compared)
+            cursor.execute(
+                f"UPDATE {name} SET {assignments}, updated_at = %s FROM {staging} s "
+                f"WHERE {name}.id = s.id AND s.changed",
+                [self.stamp],
+            )
+        history_type = f"CASE WHEN s.new THEN '{HISTORY_TYPES['created']}' ELSE '{HISTORY_TYPES['updated']}' END"
+        self._history(cursor, table, history_type, f"JOIN {staging} s ON s.id = t.id WHERE s.new OR s.changed")
+        cursor.execute(f"SELECT key, id, new, changed FROM {staging}")
+        return {key: Staged(id, bool(new), bool(changed)) for key, id, new, changed in cursor.fetchall()}
+
+    def _match_local_keys(self, cursor, table: Table, keys: list[str]) -> None:
+        """Local keys no external id matched: the record with that id if it has none, else a new record."""
+        local = {pk: key for key in keys if (pk := local_id(table.model, key)) is not None}
+        if not local:
+            return
+        cursor.execute(f"SELECT key FROM {table.staging} WHERE id IS NULL")
+        unmatched = {key for (key,) in cursor.fetchall()}
+        local = {pk: key for pk, key in local.items() if key in unmatched}
+        cursor.execute(
+            f"SELECT id, external_id FROM {table.name} WHERE {self.db.one_of('id')}", [self.db.values(list(local))]
+        )
+        found = dict(cursor.fetchall())
+        matched = [(pk, key) for pk, key in local.items() if found.get(pk) == ""]
+        free = [(pk, key) for pk, key in local.items() if pk not in found]
+        # The record with that id, or a new one with that id: the key is no external id of either.
+        cursor.executemany(f"UPDATE {table.staging} SET id = %s, external_id = '' WHERE key = %s", matched)
+        cursor.executemany(f"UPDATE {table.staging} SET new_id = %s, external_id = '' WHERE key = %s", free)
+
+    def _history(self, cursor, table: Table, history_type: str, where: str, params: Iterable = ()) -> None:
+        """History entries, as they are now, of the rows ``t`` of the table that ``where`` selects."""
+        columns = ", ".join(self.db.quote(column) for column in table.columns)
+        selected = ", ".join(f"t.{self.db.quote(column)}" for column in table.columns)
+        cursor.execute(
+            f"INSERT INTO {table.history} ({columns}, history_date, history_type, history_change_reason, "
+            f"history_user_id) SELECT {selected}, %s, {history_type}, %s, NULL FROM {table.name} t {where}",
+            [self.stamp, self.change_reason, *params],
+        )
+
+    # --- Sources --------------------------------------------------------------------------
+
+    def _ensure_sources(self, cursor, records: list["RowRecord"]) -> None:
+        specs = {}
+        for record in records:
+            for subject in ([record.event] if record.event is not None else []) + record.reports:
+                for citation in subject.citations:
+                    if citation.source.slug not in self.source_ids:
+                        specs.setdefault(citation.source.slug, citation.source)
+        if not specs:
+            return
+        db = self.db
+        cursor.execute(f"SELECT slug, id FROM {self.sources.name} WHERE {db.one_of('slug')}", [db.values(list(specs))])
+        self.source_ids.update(cursor.fetchall())
+        if any(slug not in self.source_ids for slug in specs):
+            # A source known under another name ("UK MoD" for "UK Ministry of Defence") is that source.
+            names = self.source_names()
+            for slug, spec in specs.items():
+                if slug not in self.source_ids and spec.name.casefold() in names:
+                    self.source_ids[slug] = names[spec.name.casefold()]
+        missing = [spec for slug, spec in specs.items() if slug not in self.source_ids]
+        if missing:
+            staged = [(spec.slug, "", False, dataclasses.asdict(spec)) for spec in missing]
+            created = self._upsert(cursor, self.sources, staged, update=False)
+            self.sources_created += len(created)
+            self.source_ids.update((slug, row.id) for slug, row in created.items())
+
+    def source_names(self) -> dict[str, int]:
+        """Every source's name and aliases, folded for comparison, read once per import."""
+        if self._source_names is None:
+            self._source_names = {}
+            for pk, name, aliases in Source.objects.values_list("pk", "name", "aliases"):
+                for known in [name, *(aliases or [])]:
+                    self._source_names.setdefault(known.casefold(), pk)
+        return self._source_names
+
+    # --- Reports a row no longer gives ----------------------------------------------------
+
+    def _delete_stale_reports(self, cursor) -> set[str]:
+        """Delete the reports a row owns but no longer gives (a per-party figure that became zero).
+
+        Returns the keys of the events that lost reports.
+        """
+        cursor.execute(
+            f"SELECT r.id, e.key FROM {self.reports.name} r JOIN {self.events.staging} e ON r.event_id = e.id "
+            f"WHERE NOT e.new AND e.prefix <> '' AND substr(r.external_id, 1, length(e.prefix)) = e.prefix "
+            f"AND NOT EXISTS (SELECT 1 FROM {self.reports.staging} s WHERE s.key = r.external_id)"
+        )
+        stale = dict(cursor.fetchall())
+        for report in CasualtyReport.objects.filter(pk__in=stale):
+            report._change_reason = self.change_reason
+            report.delete()
+        return set(stale.values())
+
+    # --- Citations ------------------------------------------------------------------------
+
+    def _sync_citations(self, cursor, subjects: list[tuple[str, int, object]]) -> set[tuple[str, int]]:
+        """Make each subject's citations (in the roles the importer writes) those of its spec, in order.
+
+        Citations are matched by position, so a corrected headline updates its citation in place
+        rather than deleting and re-creating it. ``subjects`` are (kind, id, spec), kind "e" for
+        an event and "r" for a report. Returns the (kind, id) of the subjects whose citations changed.
+        """
+        if not subjects:
+            return set()
+        db, table, name = self.db, self.citations, self.citations.name
+        rows = []
+        for kind, subject_id, spec in subjects:
+            for position, citation in enumerate(spec.citations):
+                values = {**citation.values, "source_id": self.source_ids[citation.source.slug], "role": citation.role}
+                rows.append((kind, subject_id, position, False, *table.cells(values)))
+        columns = ["kind", "subject_id", "position", "changed", *(field.column for field in table.fields)]
+        db.load(cursor, "staging_citation", columns, rows)
+
+        # The existing citations of the subjects that are not new, numbered in order.
+        for kind, column, staging in (("e", "event_id", self.events), ("r", "casualty_report_id", self.reports)):
+            roles = self.citation_roles[kind]
+            cursor.execute(
+                f"INSERT INTO staging_old_citation (kind, subject_id, position, id) "
+                f"SELECT '{kind}', {column}, ROW_NUMBER() OVER (PARTITION BY {column} ORDER BY id) - 1, id "
+                f"FROM {name} WHERE {column} IN (SELECT id FROM {staging.staging} WHERE manage AND NOT new) "
+                f"AND role IN ({', '.join(['%s'] * len(roles))})",
+                roles,
+            )
+        place = "o.kind = s.kind AND o.subject_id = s.subject_id AND o.position = s.position"
+        cursor.execute(
+            "UPDATE staging_citation SET id = (SELECT o.id FROM staging_old_citation o WHERE "
+            f"{place.replace('s.', 'staging_citation.')})"
+        )
+        compared = [db.quote(field.column) for field in table.fields]
+        differs = " OR ".join(f"c.{column} {db.differs} staging_citation.{column}" for column in compared)
+        cursor.execute(
+            "UPDATE staging_citation SET changed = TRUE WHERE id IS NOT NULL "
+            f"AND EXISTS (SELECT 1 FROM {name} c WHERE c.id = staging_citation.id AND ({differs}))"
+        )
+        assignments = ", ".join(f"{column} = s.{column}" for column in compared)
+        cursor.execute(
+            f"UPDATE {name} SET {assignments}, updated_at = %s FROM staging_citation s "
+            f"WHERE {name}.id = s.id AND s.changed",
+            [self.stamp],
+        )
+        self._history(
+            cursor, table, f"'{HISTORY_TYPES['updated']}'", "JOIN staging_citation s ON s.id = t.id WHERE s.changed"
+        )
+        cursor.execute(
+            f"INSERT INTO {name} (event_id, casualty_report_id, created_at, updated_at, {', '.join(compared)}) "
+            f"SELECT CASE WHEN kind = 'e' THEN subject_id END, CASE WHEN kind = 'r' THEN subject_id END, %s, %s, "
+            f"{', '.join(compared)} FROM staging_citation WHERE id IS NULL ORDER BY kind, subject_id, position "
+            "RETURNING id",
+            [self.stamp, self.stamp],
+        )
+        created = [pk for (pk,) in cursor.fetchall()]
+        if created:
+            self._history(
+                cursor, table, f"'{HISTORY_TYPES['created']}'", f"WHERE {db.one_of('t.id')}", [db.values(created)]
+            )
+        # Citations beyond the last one a subject now has.
+        surplus = f"FROM staging_old_citation o WHERE NOT EXISTS (SELECT 1 FROM staging_citation s WHERE {place})"
+        self._history(cursor, table, f"'{HISTORY_TYPES['deleted']}'", f"WHERE t.id IN (SELECT o.id {surplus})")
+        cursor.execute(f"DELETE FROM {name} WHERE id IN (SELECT o.id {surplus})")
+        cursor.execute(
+            f"SELECT o.kind, o.subject_id {surplus} "
+            "UNION SELECT kind, subject_id FROM staging_citation WHERE id IS NULL OR changed"
+        )
+        return set(cursor.fetchall())
