@@ -177,6 +177,7 @@ class RowReader:
         self.line = line
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
+        self._texts: dict[str, str] = {}  # importers read some columns several times
 
     def has(self, column: str) -> bool:
         return column in self.row
@@ -189,7 +190,12 @@ class RowReader:
 
     def text(self, column: str, *, required: bool = False) -> str:
         """The field with newlines normalised, NUL characters (refused by PostgreSQL) dropped, and trimmed."""
-        value = (self.row.get(column) or "").replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").strip()
+        value = self._texts.get(column)
+        if value is None:
+            value = self.row.get(column) or ""
+            if "\r" in value or "\x00" in value:
+                value = value.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+            value = self._texts[column] = value.strip()
         if required and not value:
             self.reject(column, "is required.")
         return value
@@ -346,6 +352,7 @@ SOURCE_KIND_PATTERNS = [
 ]
 
 
+@functools.lru_cache(maxsize=4096)
 def guess_source_kind(name: str) -> str:
     """Media unless the name says otherwise: a ministry, an army, a human-rights group, an institute."""
     for kind, pattern in SOURCE_KIND_PATTERNS:
@@ -354,6 +361,7 @@ def guess_source_kind(name: str) -> str:
     return choices.SourceKind.MEDIA
 
 
+@functools.lru_cache(maxsize=4096)
 def source_slug(name: str) -> str:
     """A slug made from the name; a short hash when the name has no ASCII letters or digits."""
     slug = slugify(name)[:100].strip("-")

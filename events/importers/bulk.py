@@ -30,7 +30,7 @@ import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from django.db import connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -79,8 +79,15 @@ class Database:
         return field.db_type(self.connection)
 
     def adapter(self, field: models.Field) -> Callable | None:
-        """How a field's Python value is made the value the driver takes; None when it takes it as it is."""
-        if field.get_internal_type() not in PREPARED_TYPES:
+        """How a field's Python value is made the value the driver takes; None when it takes it as it is.
+
+        Dates go straight to the backend's adapter (the field's own path, through ``to_python``,
+        costs five times more for the same result).
+        """
+        kind = field.get_internal_type()
+        if kind == "DateField":
+            return self.connection.ops.adapt_datefield_value
+        if kind not in PREPARED_TYPES:
             return None
         return functools.partial(field.get_db_prep_save, connection=self.connection)
 
@@ -159,17 +166,19 @@ class Table:
         """Every column of the table, which its history table has too (with history_* columns besides)."""
         return [field.column for field in self.model._meta.concrete_fields]
 
+    @functools.cached_property
+    def staged(self) -> list[tuple[str, object, Callable | None]]:
+        return list(zip((field.attname for field in self.fields), self.defaults, self.adapters, strict=True))
+
     def cells(self, values: Mapping) -> list:
         """A record's values (by attname) as staged: in column order, defaults filled in, adapted for the driver."""
-        cells = []
-        for field, default, adapt in zip(self.fields, self.defaults, self.adapters, strict=True):
-            value = values.get(field.attname, default)
-            cells.append(value if adapt is None else adapt(value))
-        return cells
+        return [
+            values.get(attname, default) if adapt is None else adapt(values.get(attname, default))
+            for attname, default, adapt in self.staged
+        ]
 
 
-@dataclasses.dataclass(frozen=True)
-class Staged:
+class Staged(NamedTuple):
     """What became of a staged record: its id, and whether it was created or updated."""
 
     id: int
@@ -336,8 +345,11 @@ class BulkWriter:
         columns = ["key", "ordinal", "prefix", "manage", "new", "changed", *(field.column for field in table.fields)]
         db.load(cursor, staging, columns, rows)
 
-        key_column = "slug" if table.model is Source else "external_id"
-        match = f"SELECT t.id FROM {name} t WHERE t.{key_column} = {staging}.key AND t.{key_column} <> ''"
+        if table.model is Source:
+            match = f"SELECT t.id FROM {name} t WHERE t.slug = {staging}.key"
+        else:
+            # The condition of the partial unique index, as written there: SQLite uses the index only then.
+            match = f"SELECT t.id FROM {name} t WHERE t.external_id = {staging}.key AND NOT (t.external_id = '')"
         cursor.execute(f"UPDATE {staging} SET id = ({match})")
         if table.model in LOCAL_KEY_PREFIXES:
             self._match_local_keys(cursor, table, [row[0] for row in staged])

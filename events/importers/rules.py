@@ -14,6 +14,7 @@ each), nor are database constraints one by one: ``clean()`` mirrors them, and th
 enforces them anyway.
 """
 
+import datetime
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,28 +34,30 @@ class FieldRule:
     # (validator, a test that the value passes it, or None): the test spares calling the
     # validator (slow: it builds its message parameters every time) when the value is valid.
     validators: tuple[tuple[Callable, Callable | None], ...]
+    # Whether the field's empty values are Django's usual ones, which no date or number is.
+    usual_empty_values: bool
 
     @classmethod
     def of(cls, field: models.Field) -> "FieldRule":
         choices = None if field.choices is None else frozenset(value for value, _label in field.flatchoices)
-        validators = tuple((validator, passes(validator)) for validator in field.validators)
-        return cls(field=field, choices=choices, validators=validators)
+        checks = tuple((validator, passes(validator)) for validator in field.validators)
+        return cls(field, choices, checks, usual_empty_values=list(field.empty_values) == validators.EMPTY_VALUES)
 
     def errors(self, value) -> list[ValidationError]:
         """``Field.validate()`` (choices, null, blank), then the validators, as ``clean_fields()`` does."""
         field = self.field
-        empty = value in field.empty_values
-        if empty and field.blank:
-            return []  # clean_fields() skips blank values of fields that allow them
-        if self.choices is not None and not empty:
-            if value not in self.choices:
-                return [ValidationError(field.error_messages["invalid_choice"], "invalid_choice", {"value": value})]
-        elif value is None and not field.null:
-            return [ValidationError(field.error_messages["null"], code="null")]
-        elif empty:
-            return [ValidationError(field.error_messages["blank"], code="blank")]
+        if self.usual_empty_values and (value.__class__ in NEVER_EMPTY or value.__class__ is str):
+            empty = value == ""
+        else:
+            empty = value in field.empty_values
         if empty:
-            return []
+            if field.blank:
+                return []  # clean_fields() skips blank values of fields that allow them
+            if value is None and not field.null:
+                return [ValidationError(field.error_messages["null"], code="null")]
+            return [ValidationError(field.error_messages["blank"], code="blank")]
+        if self.choices is not None and value not in self.choices:
+            return [ValidationError(field.error_messages["invalid_choice"], "invalid_choice", {"value": value})]
         errors = []
         for validator, test in self.validators:
             if test is not None and test(value):
@@ -66,6 +69,10 @@ class FieldRule:
                     error.message = field.error_messages[error.code]
                 errors.extend(error.error_list)
         return errors
+
+
+# Types of which no value is among Django's empty values (None, "", [], (), {}).
+NEVER_EMPTY = frozenset({int, float, bool, datetime.date, datetime.datetime})
 
 
 # Validators whose test is a comparison with their limit: the limit read from the validator.
