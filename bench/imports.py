@@ -231,8 +231,8 @@ def generate(layout: str, rows: int, seed: int) -> Path:
 # --- Databases and runs -------------------------------------------------------------------
 
 
-def database_urls(pg_url: str) -> dict[str, str]:
-    return {"pg": pg_url, "sqlite": f"sqlite:///{DATA / 'imports.sqlite3'}"}
+def database_urls(pg_url: str, sqlite: Path) -> dict[str, str]:
+    return {"pg": pg_url, "sqlite": f"sqlite:///{sqlite}"}
 
 
 def recreate(backend: str, url: str) -> None:
@@ -317,13 +317,15 @@ def report(results: list[dict], *, rows: int, seed: int) -> str:
 
 def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=100_000, help="Rows per file (default %(default)s).")
+    parser.add_argument("--rows", type=int, help="Rows per file (default 100,000).")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--smoke", action="store_true", help="3,000 rows per file.")
+    parser.add_argument("--smoke", action="store_true", help="3,000 rows per file (unless --rows says otherwise).")
     parser.add_argument("--layouts", default="ucdp,acled,claims")
     parser.add_argument("--backends", default="pg,sqlite")
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/osint_import_bench")
+    parser.add_argument("--sqlite", type=Path, default=DATA / "imports.sqlite3", help="The scratch SQLite file.")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="Where the report goes (default bench/results).")
     parser.add_argument("--generate-only", action="store_true", help="Write the files, import nothing.")
     parser.add_argument("--no-report", action="store_true", help="Print the table, write no file in bench/results.")
     parser.add_argument("--child", nargs=2, metavar=("LAYOUT", "FILE"), help=argparse.SUPPRESS)
@@ -336,7 +338,7 @@ def main(argv=None) -> list[dict]:
     import django
 
     django.setup()  # the claims generator reads the importer's header
-    rows = 3_000 if options.smoke else options.rows
+    rows = options.rows or (3_000 if options.smoke else 100_000)
     layouts, backends = options.layouts.split(","), options.backends.split(",")
     files = {layout: generate(layout, rows, options.seed) for layout in layouts}
     if options.generate_only:
@@ -344,7 +346,7 @@ def main(argv=None) -> list[dict]:
         return []
     results = []
     for backend in backends:
-        url = database_urls(options.pg_url)[backend]
+        url = database_urls(options.pg_url, options.sqlite)[backend]
         recreate(backend, url)
         for layout in layouts:
             for run in ("new", "unchanged"):
@@ -354,8 +356,8 @@ def main(argv=None) -> list[dict]:
     table = report(results, rows=rows, seed=options.seed)
     print(table)
     if not options.no_report:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        path = RESULTS / f"imports-{datetime.datetime.now():%Y%m%d-%H%M%S}.md"
+        options.out.mkdir(parents=True, exist_ok=True)
+        path = options.out / f"imports-{datetime.datetime.now():%Y%m%d-%H%M%S}.md"
         path.write_text(table)
         print(f"Written to {path}")
     return results
