@@ -35,6 +35,7 @@ import datetime
 import functools
 import hashlib
 import io
+import itertools
 import math
 import re
 import sys
@@ -90,6 +91,9 @@ class SourceSpec:
     description: str = ""
 
 
+SOURCE_FIELDS = [field.name for field in dataclasses.fields(SourceSpec)]
+
+
 @dataclass
 class CitationSpec:
     source: SourceSpec
@@ -124,8 +128,14 @@ class EventSpec:
 
         A short digest: the import keeps one per event to check later rows against.
         """
-        citations = [(c.source, c.role, sorted(c.values.items())) for c in self.citations]
-        text = repr((sorted(self.values.items()), citations, self.owned_reports_prefix))
+        # Each item with its length and each list with its count: no two descriptions give the same text.
+        parts = [self.owned_reports_prefix, len(self.values), *itertools.chain(*sorted(self.values.items()))]
+        parts.append(len(self.citations))
+        for citation in self.citations:
+            parts += (citation.role, *(getattr(citation.source, name) for name in SOURCE_FIELDS))
+            parts += (len(citation.values), *itertools.chain(*sorted(citation.values.items())))
+        texts = [part if isinstance(part, str) else repr(part) for part in parts]  # a choice (a str) as its value
+        text = "".join(f"{len(text)}:{text}" for text in texts)
         return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 

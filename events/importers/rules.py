@@ -105,17 +105,23 @@ class ModelRules:
         # Fields with choices first, as the import reported them before.
         fields.sort(key=lambda field: field.choices is None)
         self.rules = {field.attname: FieldRule.of(field) for field in fields}
+        self.order = {attname: position for position, attname in enumerate(self.rules)}
         self.defaults = {field.attname: field.get_default() for field in model._meta.concrete_fields}
         # A field the record leaves out has its default; its errors, if any, are the same every time.
-        self.default_errors = {attname: rule.errors(self.defaults[attname]) for attname, rule in self.rules.items()}
+        self.default_errors = {}
+        for attname, rule in self.rules.items():
+            if found := rule.errors(self.defaults[attname]):
+                self.default_errors[attname] = found
 
     def errors(self, values: Mapping) -> dict[str, list[ValidationError]]:
         """Errors by field name (``NON_FIELD_ERRORS`` for the record as a whole), as ``full_clean()`` gives them."""
-        errors = {}
-        for attname, rule in self.rules.items():
-            found = rule.errors(values[attname]) if attname in values else self.default_errors[attname]
-            if found:
-                errors[rule.field.name] = found
+        found = {attname: errors for attname, errors in self.default_errors.items() if attname not in values}
+        rules = self.rules
+        for attname, value in values.items():
+            rule = rules.get(attname)
+            if rule is not None and (field_errors := rule.errors(value)):
+                found[attname] = field_errors
+        errors = {rules[attname].field.name: found[attname] for attname in sorted(found, key=self.order.get)}
         try:
             self.instance(values).clean()
         except ValidationError as error:
