@@ -251,7 +251,7 @@ def recreate(backend: str, url: str) -> None:
             leftover.unlink(missing_ok=True)
         path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
+        [sys.executable, "manage.py", "migrate", "--verbosity", "0", "--skip-checks"],
         cwd=ROOT,
         env={**os.environ, "DATABASE_URL": url},
         check=True,

@@ -128,14 +128,13 @@ class EventSpec:
 
         A short digest: the import keeps one per event to check later rows against.
         """
-        # Each item with its length and each list with its count: no two descriptions give the same text.
+        # Each list with its count: no two descriptions give the same text.
         parts = [self.owned_reports_prefix, len(self.values), *itertools.chain(*sorted(self.values.items()))]
         parts.append(len(self.citations))
         for citation in self.citations:
             parts += (citation.role, *(getattr(citation.source, name) for name in SOURCE_FIELDS))
             parts += (len(citation.values), *itertools.chain(*sorted(citation.values.items())))
-        texts = [part if isinstance(part, str) else repr(part) for part in parts]  # a choice (a str) as its value
-        text = "".join(f"{len(text)}:{text}" for text in texts)
+        text = repr([str(part) if isinstance(part, str) else part for part in parts])  # a choice as its value
         return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 

@@ -36,12 +36,17 @@ class FieldRule:
     validators: tuple[tuple[Callable, Callable | None], ...]
     # Whether the field's empty values are Django's usual ones, which no date or number is.
     usual_empty_values: bool
+    # True when a value passes every rule (most do), without building any error; None when
+    # some validator has no quick test.
+    valid: Callable | None
 
     @classmethod
     def of(cls, field: models.Field) -> "FieldRule":
         choices = None if field.choices is None else frozenset(value for value, _label in field.flatchoices)
         checks = tuple((validator, passes(validator)) for validator in field.validators)
-        return cls(field, choices, checks, usual_empty_values=list(field.empty_values) == validators.EMPTY_VALUES)
+        usual_empty_values = tuple(field.empty_values) == tuple(validators.EMPTY_VALUES)
+        valid = quick_test(field.blank, choices, [test for _, test in checks]) if usual_empty_values else None
+        return cls(field, choices, checks, usual_empty_values, valid)
 
     def errors(self, value) -> list[ValidationError]:
         """``Field.validate()`` (choices, null, blank), then the validators, as ``clean_fields()`` does."""
@@ -73,6 +78,25 @@ class FieldRule:
 
 # Types of which no value is among Django's empty values (None, "", [], (), {}).
 NEVER_EMPTY = frozenset({int, float, bool, datetime.date, datetime.datetime})
+CONTAINERS = frozenset({list, tuple, dict})
+
+
+def quick_test(blank: bool, choices: frozenset | None, tests: list[Callable | None]) -> Callable | None:
+    """A test that a value passes a field's rules: the verdict of :meth:`FieldRule.errors`, for less."""
+    if None in tests:
+        return None
+
+    def valid(value) -> bool:
+        if value is None or value == "" or (value.__class__ in CONTAINERS and not value):
+            return blank
+        if choices is not None and value not in choices:
+            return False
+        for test in tests:
+            if not test(value):
+                return False
+        return True
+
+    return valid
 
 
 # Validators whose test is a comparison with their limit: the limit read from the validator.
@@ -86,7 +110,13 @@ COMPARISONS = {
 
 def passes(validator) -> Callable | None:
     """A quick test that a value passes ``validator``; None when there is none (the validator is called)."""
-    comparison = COMPARISONS.get(type(validator))
+    kind = type(validator)
+    if kind is validators.ProhibitNullCharactersValidator:
+        return lambda value: "\x00" not in str(value)
+    if kind is validators.RegexValidator:  # not its subclasses (URLs, emails), which check more
+        search, inverse = validator.regex.search, validator.inverse_match
+        return lambda value: (search(str(value)) is None) is inverse
+    comparison = COMPARISONS.get(kind)
     if comparison is None or callable(validator.limit_value):
         return None
     return comparison(validator.limit_value)
@@ -106,6 +136,7 @@ class ModelRules:
         fields.sort(key=lambda field: field.choices is None)
         self.rules = {field.attname: FieldRule.of(field) for field in fields}
         self.order = {attname: position for position, attname in enumerate(self.rules)}
+        self.cleans = model.clean is not models.Model.clean  # Model.clean() checks nothing
         self.defaults = {field.attname: field.get_default() for field in model._meta.concrete_fields}
         # A field the record leaves out has its default; its errors, if any, are the same every time.
         self.default_errors = {}
@@ -119,13 +150,16 @@ class ModelRules:
         rules = self.rules
         for attname, value in values.items():
             rule = rules.get(attname)
-            if rule is not None and (field_errors := rule.errors(value)):
+            if rule is None or (rule.valid is not None and rule.valid(value)):
+                continue
+            if field_errors := rule.errors(value):
                 found[attname] = field_errors
         errors = {rules[attname].field.name: found[attname] for attname in sorted(found, key=self.order.get)}
-        try:
-            self.instance(values).clean()
-        except ValidationError as error:
-            errors = error.update_error_dict(errors)
+        if self.cleans:
+            try:
+                self.instance(values).clean()
+            except ValidationError as error:
+                errors = error.update_error_dict(errors)
         return errors
 
     def instance(self, values: Mapping) -> models.Model:
