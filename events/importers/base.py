@@ -37,6 +37,7 @@ import hashlib
 import io
 import itertools
 import math
+import pickle
 import re
 import sys
 import time
@@ -134,8 +135,8 @@ class EventSpec:
         for citation in self.citations:
             parts += (citation.role, *(getattr(citation.source, name) for name in SOURCE_FIELDS))
             parts += (len(citation.values), *itertools.chain(*sorted(citation.values.items())))
-        text = repr([str(part) if isinstance(part, str) else part for part in parts])  # a choice as its value
-        return hashlib.blake2b(text.encode(), digest_size=16).digest()
+        data = pickle.dumps([str(part) if isinstance(part, str) else part for part in parts])  # a choice as its value
+        return hashlib.blake2b(data, digest_size=16).digest()
 
 
 @dataclass

@@ -28,6 +28,7 @@ cascades, with history, as any deletion does; it is rare.
 import dataclasses
 import functools
 import json
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, NamedTuple
@@ -144,14 +145,26 @@ class Table:
     model: type[models.Model]
     staging: str
     fields: list[models.Field]  # the columns a staged row carries: not the id and timestamps
-    defaults: list  # each field's default, for the fields a record leaves out
-    adapters: list[Callable | None]  # see Database.adapter
+    defaults: dict  # each field's default by attname, for the fields a record leaves out
+    adapters: list[tuple[int, Callable]]  # (position, adapter) of the fields that have one (Database.adapter)
 
     @classmethod
     def of(cls, model: type[models.Model], staging: str, db: Database, *, exclude: Iterable[str] = ()) -> "Table":
         fields = [f for f in model._meta.concrete_fields if f.column not in OWN_COLUMNS and f.column not in exclude]
-        defaults = [field.get_default() for field in fields]
-        return cls(model, staging, fields, defaults, adapters=[db.adapter(field) for field in fields])
+        defaults = {field.attname: field.get_default() for field in fields}
+        adapters = [(position, db.adapter(field)) for position, field in enumerate(fields) if db.adapter(field)]
+        return cls(model, staging, fields, defaults, adapters)
+
+    @functools.cached_property
+    def values_of(self) -> Callable[[Mapping], tuple]:
+        return operator.itemgetter(*(field.attname for field in self.fields))
+
+    def cells(self, values: Mapping) -> list:
+        """A record's values (by attname) as staged: in column order, defaults filled in, adapted for the driver."""
+        cells = list(self.values_of({**self.defaults, **values}))
+        for position, adapt in self.adapters:
+            cells[position] = adapt(cells[position])
+        return cells
 
     @property
     def name(self) -> str:
@@ -165,17 +178,6 @@ class Table:
     def columns(self) -> list[str]:
         """Every column of the table, which its history table has too (with history_* columns besides)."""
         return [field.column for field in self.model._meta.concrete_fields]
-
-    @functools.cached_property
-    def staged(self) -> list[tuple[str, object, Callable | None]]:
-        return list(zip((field.attname for field in self.fields), self.defaults, self.adapters, strict=True))
-
-    def cells(self, values: Mapping) -> list:
-        """A record's values (by attname) as staged: in column order, defaults filled in, adapted for the driver."""
-        return [
-            values.get(attname, default) if adapt is None else adapt(values.get(attname, default))
-            for attname, default, adapt in self.staged
-        ]
 
 
 class Staged(NamedTuple):
