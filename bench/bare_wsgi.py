@@ -156,13 +156,9 @@ def event_filters(params):
             "AND e.latitude >= %(min_lat)s AND e.latitude <= %(max_lat)s"
         )
     if params.get("q", "").strip():
-        args["q"] = f"%{params['q'].strip()}%"
-        fields = ("title", "description", "place_name", "admin1", "date_text")
-        where.append(
-            "("
-            + " OR ".join(f"e.{field} ILIKE %(q)s" for field in fields)
-            + " OR EXISTS (SELECT 1 FROM events_citation c WHERE c.event_id = e.id AND c.quote ILIKE %(q)s))"
-        )
+        # The same full-text index as the service (events/search.py); one word is one term.
+        args["q"] = params["q"].strip()
+        where.append("e.search_vector @@ websearch_to_tsquery('osint_search', %(q)s)")
     return " AND ".join(where) or "TRUE", args
 
 

@@ -29,7 +29,12 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from events.models import CasualtyReport, Event, Unit  # noqa: E402
 
-SEARCH_WORDS = ["convoy", "ramstein", "checkpoint", "wagner", "bridge"]
+# Words of the generated texts by how often they occur (events/management/commands/generate_data.py).
+SEARCH_WORDS = {
+    "common": ["drone", "artillery", "village"],
+    "medium": ["convoy", "checkpoint", "bridge"],
+    "rare": ["ramstein", "kursk", "wagner"],
+}
 CSV_ROWS = 100_000
 
 

@@ -179,9 +179,22 @@ class SearchExpression(Expression):
 
 
 class Matches(SearchExpression):
-    """True for the records whose search document matches the query."""
+    """True for the records whose search document matches the query.
+
+    SQLite's planner knows nothing of how many documents an FTS5 query matches, so the form
+    of the condition is chosen here, by reading at most a fifth of the table's matches: for
+    a word most records have, each record met in the list's order is looked up in the index
+    (``EXISTS``), and a page is full after a few hundred; otherwise the matches are read
+    first (``IN``), and only they are sorted.
+    """
 
     output_field = BooleanField()
+    FREQUENT = 0.2  # of the table's records
+    FEWEST_FREQUENT = 1000  # matches; a small table's are read first whatever their share
+
+    def __init__(self, query, *, alias=None):
+        super().__init__(query, alias=alias)
+        self.frequent = {}  # shared by the copies Django makes while compiling a query
 
     def as_sql(self, compiler, connection):
         if self.query.empty:
@@ -195,13 +208,28 @@ class Matches(SearchExpression):
         positive, negative = self.fts5_match()
         table, pk = self.searchable.fts_table, self.column(compiler, "id")
         conditions, params = [], []
-        if positive:
+        if positive and self.is_frequent(connection, table, positive):
+            conditions.append(f"EXISTS (SELECT 1 FROM {table} WHERE {table} MATCH %s AND rowid = {pk})")
+            params.append(positive)
+        elif positive:
             conditions.append(f"{pk} IN (SELECT rowid FROM {table} WHERE {table} MATCH %s)")
             params.append(positive)
         if negative:
             conditions.append(f"{pk} NOT IN (SELECT rowid FROM {table} WHERE {table} MATCH %s)")
             params.append(negative)
         return " AND ".join(conditions), params
+
+    def is_frequent(self, connection, table, match):
+        key = (connection.alias, table, match)
+        if key not in self.frequent:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}")
+                enough = max(self.FEWEST_FREQUENT, int(cursor.fetchone()[0] * self.FREQUENT))
+                cursor.execute(
+                    f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {table} MATCH %s LIMIT %s)", [match, enough]
+                )
+                self.frequent[key] = cursor.fetchone()[0] >= enough
+        return self.frequent[key]
 
 
 class Relevance(SearchExpression):
@@ -226,10 +254,10 @@ class Relevance(SearchExpression):
             return "0.0", []
         table, pk = self.searchable.fts_table, self.column(compiler, "id")
         weights = ", ".join(str(w) for w in FTS5_WEIGHTS[table])
-        return (
-            f"(SELECT -bm25({table}, {weights}) FROM {table} WHERE {table} MATCH %s AND rowid = {pk})",
-            [positive],
-        )
+        # The scores of all the matches, computed once (``LIMIT -1`` keeps SQLite from folding
+        # the subquery into a per-row FTS5 query) and looked up by id in an automatic index.
+        scores = f"SELECT rowid AS id, -bm25({table}, {weights}) AS score FROM {table} WHERE {table} MATCH %s LIMIT -1"
+        return f"(SELECT scores.score FROM ({scores}) scores WHERE scores.id = {pk})", [positive]
 
 
 def matches(text: str, *, prefixes: bool = False) -> Matches:
@@ -405,9 +433,14 @@ def postgres_setup() -> list[str]:
 
 
 def postgres_indexes() -> list[str]:
+    """The GIN indexes, and fresh statistics: the planner weighs a word's frequency by them."""
     return [
-        f"CREATE INDEX IF NOT EXISTS {document.table}_search_idx ON {document.table} USING gin (search_vector)"
+        statement
         for document in DOCUMENTS
+        for statement in (
+            f"CREATE INDEX IF NOT EXISTS {document.table}_search_idx ON {document.table} USING gin (search_vector)",
+            f"ANALYZE {document.table}",
+        )
     ]
 
 

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from events.models import CasualtyReport, Citation, Event, Unit
+from events.search import Matches
 
 from .factories import make_event, make_report, make_source, make_unit
 
@@ -56,7 +57,15 @@ def test_case_accents_and_word_forms_do_not_matter(api):
     assert found(api, "ЁЛКА") == [kyiv.pk]
 
 
-def test_web_search_syntax(api):
+@pytest.fixture(params=["matches read first", "frequent words"])
+def match_forms(request, monkeypatch):
+    """SQLite writes the condition in two forms, by how many records match (``Matches``): both."""
+    if request.param == "frequent words":
+        monkeypatch.setattr(Matches, "FEWEST_FREQUENT", 1)
+        monkeypatch.setattr(Matches, "FREQUENT", 0.0)
+
+
+def test_web_search_syntax(api, match_forms):
     phrase = make_event(title="Combat operations resumed")
     reversed_words = make_event(title="Operations after combat")
     convoy = make_event(title="Convoy ambushed at the bridge")
@@ -72,7 +81,7 @@ def test_web_search_syntax(api):
     assert found(api, '"unclosed phrase') == []
 
 
-def test_ordering_by_relevance(api):
+def test_ordering_by_relevance(api, match_forms):
     in_quote = make_event(title="Statement")
     cite(in_quote, "The brigade withdrew.")
     in_title = make_event(title="Brigade withdrew from the town")
