@@ -63,33 +63,42 @@ def deaths(rng: random.Random) -> int:
     return min(int(rng.expovariate(0.4)), 300) if rng.random() < 0.6 else 0
 
 
-def ucdp_rows(rng: random.Random, rows: int):
-    header, templates = sample("ucdp_ged_v23_1_sample200.csv")
-    yield header
-    for number in range(rows):
-        row = dict(rng.choice(templates))
-        start = some_date(rng, 1989, 2022)
-        length = {"1": 0, "2": rng.randrange(1, 6), "3": 6}.get(row["date_prec"], 0)
-        parties = [deaths(rng) for _ in range(4)]
-        best = sum(parties)
-        row.update(
-            id=str(10_000_000 + number),
-            relid=f"{row['relid'].rsplit('-', 1)[0]}-{number}",
-            year=str(start.year),
-            date_start=f"{start.isoformat()} 00:00:00.000",
-            date_end=f"{(start + datetime.timedelta(days=length)).isoformat()} 00:00:00.000",
-            deaths_a=str(parties[0]),
-            deaths_b=str(parties[1]),
-            deaths_civilians=str(parties[2]),
-            deaths_unknown=str(parties[3]),
-            best=str(best),
-            low=str(max(0, best - rng.randrange(3))),
-            high=str(best + rng.randrange(5)),
-            latitude=f"{float(row['latitude'] or 0) + rng.uniform(-0.5, 0.5):.6f}",
-            longitude=f"{float(row['longitude'] or 0) + rng.uniform(-0.5, 0.5):.6f}",
-            source_date=";".join(start.isoformat() for date in row["source_date"].split(";") if date),
-        )
-        yield [row[column] for column in header]
+def from_sample(name: str, revise):
+    """Rows drawn from a real sample file, each revised by ``revise(rng, row, number)``."""
+
+    def rows_of(rng: random.Random, rows: int):
+        header, templates = sample(name)
+        yield header
+        for number in range(rows):
+            row = dict(rng.choice(templates))
+            revise(rng, row, number)
+            yield [row[column] for column in header]
+
+    return rows_of
+
+
+def revise_ucdp(rng: random.Random, row: dict, number: int) -> None:
+    start = some_date(rng, 1989, 2022)
+    length = {"1": 0, "2": rng.randrange(1, 6), "3": 6}.get(row["date_prec"], 0)
+    parties = [deaths(rng) for _ in range(4)]
+    best = sum(parties)
+    row.update(
+        id=str(10_000_000 + number),
+        relid=f"{row['relid'].rsplit('-', 1)[0]}-{number}",
+        year=str(start.year),
+        date_start=f"{start.isoformat()} 00:00:00.000",
+        date_end=f"{(start + datetime.timedelta(days=length)).isoformat()} 00:00:00.000",
+        deaths_a=str(parties[0]),
+        deaths_b=str(parties[1]),
+        deaths_civilians=str(parties[2]),
+        deaths_unknown=str(parties[3]),
+        best=str(best),
+        low=str(max(0, best - rng.randrange(3))),
+        high=str(best + rng.randrange(5)),
+        latitude=f"{float(row['latitude'] or 0) + rng.uniform(-0.5, 0.5):.6f}",
+        longitude=f"{float(row['longitude'] or 0) + rng.uniform(-0.5, 0.5):.6f}",
+        source_date=";".join(start.isoformat() for date in row["source_date"].split(";") if date),
+    )
 
 
 ACLED_SOURCES = [
@@ -108,28 +117,23 @@ ACLED_SOURCES = [
 ]
 
 
-def acled_rows(rng: random.Random, rows: int):
-    header, templates = sample("acled_sample.csv")
-    yield header
-    for number in range(rows):
-        row = dict(rng.choice(templates))
-        date = some_date(rng, 2018, 2024)
-        fatalities = deaths(rng)
-        location = row["location"]
-        row.update(
-            event_id_cnty=f"{row['event_id_cnty'][:3]}{number}",
-            event_date=date.isoformat(),
-            year=str(date.year),
-            time_precision=rng.choice("1112"),
-            latitude=f"{float(row['latitude']) + rng.uniform(-0.5, 0.5):.4f}",
-            longitude=f"{float(row['longitude']) + rng.uniform(-0.5, 0.5):.4f}",
-            source="; ".join(rng.sample(ACLED_SOURCES, rng.randint(1, 3))),
-            fatalities=str(fatalities),
-            notes=f"On {date:%d %B %Y}, {row['actor1'] or 'unidentified actors'} near {location}. "
-            f"{fatalities or 'No'} fatalities were reported.",
-            timestamp=str(int(time.mktime(date.timetuple()))),
-        )
-        yield [row[column] for column in header]
+def revise_acled(rng: random.Random, row: dict, number: int) -> None:
+    date = some_date(rng, 2018, 2024)
+    fatalities = deaths(rng)
+    location = row["location"]
+    row.update(
+        event_id_cnty=f"{row['event_id_cnty'][:3]}{number}",
+        event_date=date.isoformat(),
+        year=str(date.year),
+        time_precision=rng.choice("1112"),
+        latitude=f"{float(row['latitude']) + rng.uniform(-0.5, 0.5):.4f}",
+        longitude=f"{float(row['longitude']) + rng.uniform(-0.5, 0.5):.4f}",
+        source="; ".join(rng.sample(ACLED_SOURCES, rng.randint(1, 3))),
+        fatalities=str(fatalities),
+        notes=f"On {date:%d %B %Y}, {row['actor1'] or 'unidentified actors'} near {location}. "
+        f"{fatalities or 'No'} fatalities were reported.",
+        timestamp=str(int(time.mktime(date.timetuple()))),
+    )
 
 
 CLAIMS_SOURCES = [
@@ -213,7 +217,11 @@ def citation_cells(rng: random.Random, prefix: str, date: datetime.date, role: s
     return {prefix + column: value for column, value in values.items()}
 
 
-GENERATORS = {"ucdp": ucdp_rows, "acled": acled_rows, "claims": claims_rows}
+GENERATORS = {
+    "ucdp": from_sample("ucdp_ged_v23_1_sample200.csv", revise_ucdp),
+    "acled": from_sample("acled_sample.csv", revise_acled),
+    "claims": claims_rows,
+}
 
 
 def generate(layout: str, rows: int, seed: int) -> Path:

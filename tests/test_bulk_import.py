@@ -297,28 +297,28 @@ def test_a_row_is_rejected_for_each_kind_of_rule_with_line_column_and_problem(tm
 # --- The benchmark ------------------------------------------------------------------------
 
 
+def scratch_databases(tmp_path) -> list[str]:
+    """bench/imports.py options for a scratch database of this test run's backend."""
+    if connection.vendor != "postgresql":
+        return ["--backends", "sqlite", "--sqlite", str(tmp_path / "imports.sqlite3")]
+    server = {"HOST": "127.0.0.1", "PORT": 5432, "USER": "postgres"}
+    server.update((key, value) for key, value in connection.settings_dict.items() if key in server and value)
+    return ["--backends", "pg", "--pg-url", "postgres://{USER}@{HOST}:{PORT}/osint_import_bench_test".format(**server)]
+
+
 def test_the_import_benchmark_runs_on_this_backend(tmp_path):
-    """bench/imports.py on a few hundred rows per layout, on this test run's backend, in scratch databases."""
-    settings = connection.settings_dict
-    if connection.vendor == "postgresql":
-        host, port, user = settings["HOST"] or "127.0.0.1", settings["PORT"] or 5432, settings["USER"] or "postgres"
-        backend = ["--backends", "pg", "--pg-url", f"postgres://{user}@{host}:{port}/osint_import_bench_test"]
-    else:
-        backend = ["--backends", "sqlite", "--sqlite", str(tmp_path / "imports.sqlite3")]
+    """bench/imports.py on a few hundred rows per layout, on this test run's backend, in a scratch database."""
     root = Path(__file__).resolve().parent.parent
     command = [sys.executable, str(root / "bench" / "imports.py"), "--smoke", "--rows", "300", "--out", str(tmp_path)]
+    command += scratch_databases(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
-    result = subprocess.run([*command, *backend], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=300)
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     (report,) = tmp_path.glob("imports-*.md")
     table = report.read_text()
+    database = "PostgreSQL" if connection.vendor == "postgresql" else "SQLite"
     for layout in ("ucdp", "acled", "claims"):
-        assert (
-            f"| {layout} | {'PostgreSQL' if backend[1] == 'pg' else 'SQLite'} | new | 300 | 300 | 0 | 0 | 0 |" in table
-        )
-        assert (
-            f"| {layout} | {'PostgreSQL' if backend[1] == 'pg' else 'SQLite'} | unchanged | 300 | 0 | 0 | 300 | 0 |"
-            in table
-        )
+        assert f"| {layout} | {database} | new | 300 | 300 | 0 | 0 | 0 |" in table
+        assert f"| {layout} | {database} | unchanged | 300 | 0 | 0 | 300 | 0 |" in table
     assert "runs met their target." in table and " MB |" in table

@@ -25,6 +25,7 @@ longer gives (a per-party figure that became zero) are deleted through the ORM, 
 cascades, with history, as any deletion does; it is rare.
 """
 
+import collections
 import dataclasses
 import functools
 import json
@@ -198,7 +199,7 @@ class BulkWriter:
         self.connection = connections[using]
         self.db = db = Database(self.connection)
         self.change_reason = change_reason
-        self.citation_roles = {"e": sorted(event_citation_roles), "r": sorted(report_citation_roles)}
+        self.citation_roles = {"e": event_citation_roles, "r": report_citation_roles}
         self.source_ids: dict[str, int] = {}
         self._source_names: dict[str, int] | None = None
         self.sources_created = 0
@@ -299,9 +300,10 @@ class BulkWriter:
             written = created | {("event", key) for key, row in events.items() if row.changed}
             written |= {("report", key) for key, row in reports.items() if row.changed}
 
-            changed = {("event", key) for key in self._delete_stale_reports(cursor)}
-            subjects = [("e", events[key].id, spec) for key, spec in event_specs.items() if spec.manage_citations]
-            subjects += [("r", reports[key].id, spec) for key, spec in report_specs.items() if spec.manage_citations]
+            owning = [row.id for key, row in events.items() if event_specs[key].owned_reports_prefix and not row.new]
+            changed = {("event", key) for key in self._delete_stale_reports(cursor, owning)}
+            subjects = [("e", events[key], spec) for key, spec in event_specs.items() if spec.manage_citations]
+            subjects += [("r", reports[key], spec) for key, spec in report_specs.items() if spec.manage_citations]
             changed |= {keys[subject] for subject in self._sync_citations(cursor, subjects)}
 
             # A record's representation shows its citations: when only they changed, its
@@ -343,18 +345,21 @@ class BulkWriter:
         for ordinal, (key, prefix, manage, values) in enumerate(staged):
             if values.keys() - {"external_id"} != written:
                 raise ValueError(f"The records of a batch must give the same fields ({sorted(written)}).")
-            rows.append((key, ordinal, prefix, manage, False, False, *table.cells(values)))
-        columns = ["key", "ordinal", "prefix", "manage", "new", "changed", *(field.column for field in table.fields)]
-        db.load(cursor, staging, columns, rows)
+            rows.append((key, ordinal, prefix, manage, False, *table.cells(values)))
+        db.load(cursor, staging, ["key", "ordinal", "prefix", "manage", "new", *(f.column for f in table.fields)], rows)
 
+        compared = [quote(field.column) for field in table.fields if field.attname in written]
+        differs = " OR ".join(f"t.{column} {db.differs} {staging}.{column}" for column in compared)
+        differs = f"({differs})" if update else "FALSE"
         if table.model is Source:
-            match = f"SELECT t.id FROM {name} t WHERE t.slug = {staging}.key"
+            match = f"FROM {name} t WHERE t.slug = {staging}.key"
         else:
             # The condition of the partial unique index, as written there: SQLite uses the index only then.
-            match = f"SELECT t.id FROM {name} t WHERE t.external_id = {staging}.key AND NOT (t.external_id = '')"
-        cursor.execute(f"UPDATE {staging} SET id = ({match})")
+            match = f"FROM {name} t WHERE t.external_id = {staging}.key AND NOT (t.external_id = '')"
+        # A subquery per staged row: the table is read through its index, whatever the planner knows of it.
+        cursor.execute(f"UPDATE {staging} SET (id, changed) = (SELECT t.id, {differs} {match})")
         if table.model in LOCAL_KEY_PREFIXES:
-            self._match_local_keys(cursor, table, [row[0] for row in staged])
+            self._match_local_keys(cursor, table, [row[0] for row in staged], differs=differs)
 
         fields = ", ".join(quote(field.column) for field in table.fields)
         cursor.execute(
@@ -369,27 +374,25 @@ class BulkWriter:
             f"SELECT %s, %s, {fields} FROM {staging} WHERE id IS NULL AND new_id IS NULL ORDER BY ordinal",
             [self.stamp, self.stamp],
         )
-        cursor.execute(f"UPDATE {staging} SET new = TRUE, id = COALESCE(new_id, ({match})) WHERE id IS NULL")
+        cursor.execute(
+            f"UPDATE {staging} SET new = TRUE, id = COALESCE(new_id, (SELECT t.id {match})) WHERE id IS NULL"
+        )
+        cursor.execute(f"SELECT key, id, new, changed FROM {staging}")
+        result = {key: Staged(id, bool(new), bool(changed)) for key, id, new, changed in cursor.fetchall()}
 
-        if update:
-            compared = [quote(field.column) for field in table.fields if field.attname in written]
-            differs = " OR ".join(f"t.{column} {db.differs} {staging}.{column}" for column in compared)
-            cursor.execute(
-                f"UPDATE {staging} SET changed = TRUE WHERE NOT new "
-                f"AND EXISTS (SELECT 1 FROM {name} t WHERE t.id = {staging}.id AND ({differs}))"
-            )
+        changed = [row.id for row in result.values() if row.changed]
+        if changed:
             assignments = ", ".join(f"{column} = s.{column}" for column in compared)
             cursor.execute(
                 f"UPDATE {name} SET {assignments}, updated_at = %s FROM {staging} s "
-                f"WHERE {name}.id = s.id AND s.changed",
-                [self.stamp],
+                f"WHERE {name}.id = s.id AND {db.one_of(f'{name}.id')}",
+                [self.stamp, db.values(changed)],
             )
-        history_type = f"CASE WHEN s.new THEN '{HISTORY_TYPES['created']}' ELSE '{HISTORY_TYPES['updated']}' END"
-        self._history(cursor, table, history_type, f"JOIN {staging} s ON s.id = t.id WHERE s.new OR s.changed")
-        cursor.execute(f"SELECT key, id, new, changed FROM {staging}")
-        return {key: Staged(id, bool(new), bool(changed)) for key, id, new, changed in cursor.fetchall()}
+        self._history(cursor, table, "updated", changed)
+        self._history(cursor, table, "created", [row.id for row in result.values() if row.new])
+        return result
 
-    def _match_local_keys(self, cursor, table: Table, keys: list[str]) -> None:
+    def _match_local_keys(self, cursor, table: Table, keys: list[str], *, differs: str) -> None:
         """Local keys no external id matched: the record with that id if it has none, else a new record."""
         local = {pk: key for key in keys if (pk := local_id(table.model, key)) is not None}
         if not local:
@@ -404,17 +407,24 @@ class BulkWriter:
         matched = [(pk, key) for pk, key in local.items() if found.get(pk) == ""]
         free = [(pk, key) for pk, key in local.items() if pk not in found]
         # The record with that id, or a new one with that id: the key is no external id of either.
-        cursor.executemany(f"UPDATE {table.staging} SET id = %s, external_id = '' WHERE key = %s", matched)
-        cursor.executemany(f"UPDATE {table.staging} SET new_id = %s, external_id = '' WHERE key = %s", free)
+        staging = table.staging
+        cursor.executemany(f"UPDATE {staging} SET id = %s, external_id = '' WHERE key = %s", matched)
+        cursor.executemany(f"UPDATE {staging} SET new_id = %s, external_id = '' WHERE key = %s", free)
+        if matched:
+            cursor.execute(
+                f"UPDATE {staging} SET changed = (SELECT {differs} FROM {table.name} t WHERE t.id = {staging}.id) "
+                "WHERE id IS NOT NULL AND changed IS NULL"
+            )
 
-    def _history(self, cursor, table: Table, history_type: str, where: str, params: Iterable = ()) -> None:
-        """History entries, as they are now, of the rows ``t`` of the table that ``where`` selects."""
+    def _history(self, cursor, table: Table, change: str, ids: list[int]) -> None:
+        """History entries of the table's rows with these ids, as they are now; ``change``: a key of HISTORY_TYPES."""
+        if not ids:
+            return
         columns = ", ".join(self.db.quote(column) for column in table.columns)
-        selected = ", ".join(f"t.{self.db.quote(column)}" for column in table.columns)
         cursor.execute(
             f"INSERT INTO {table.history} ({columns}, history_date, history_type, history_change_reason, "
-            f"history_user_id) SELECT {selected}, %s, {history_type}, %s, NULL FROM {table.name} t {where}",
-            [self.stamp, self.change_reason, *params],
+            f"history_user_id) SELECT {columns}, %s, %s, %s, NULL FROM {table.name} WHERE {self.db.one_of('id')}",
+            [self.stamp, HISTORY_TYPES[change], self.change_reason, self.db.values(ids)],
         )
 
     # --- Sources --------------------------------------------------------------------------
@@ -455,15 +465,19 @@ class BulkWriter:
 
     # --- Reports a row no longer gives ----------------------------------------------------
 
-    def _delete_stale_reports(self, cursor) -> set[str]:
+    def _delete_stale_reports(self, cursor, events: list[int]) -> set[str]:
         """Delete the reports a row owns but no longer gives (a per-party figure that became zero).
 
+        ``events`` are the ids of the batch's events that own reports and were there before it.
         Returns the keys of the events that lost reports.
         """
+        if not events:
+            return set()
         cursor.execute(
             f"SELECT r.id, e.key FROM {self.reports.name} r JOIN {self.events.staging} e ON r.event_id = e.id "
-            f"WHERE NOT e.new AND e.prefix <> '' AND substr(r.external_id, 1, length(e.prefix)) = e.prefix "
-            f"AND NOT EXISTS (SELECT 1 FROM {self.reports.staging} s WHERE s.key = r.external_id)"
+            f"WHERE {self.db.one_of('r.event_id')} AND substr(r.external_id, 1, length(e.prefix)) = e.prefix "
+            f"AND NOT EXISTS (SELECT 1 FROM {self.reports.staging} s WHERE s.key = r.external_id)",
+            [self.db.values(events)],
         )
         stale = dict(cursor.fetchall())
         for report in CasualtyReport.objects.filter(pk__in=stale):
@@ -473,54 +487,58 @@ class BulkWriter:
 
     # --- Citations ------------------------------------------------------------------------
 
-    def _sync_citations(self, cursor, subjects: list[tuple[str, int, object]]) -> set[tuple[str, int]]:
+    def _sync_citations(self, cursor, subjects: list[tuple[str, Staged, object]]) -> set[tuple[str, int]]:
         """Make each subject's citations (in the roles the importer writes) those of its spec, in order.
 
         Citations are matched by position, so a corrected headline updates its citation in place
-        rather than deleting and re-creating it. ``subjects`` are (kind, id, spec), kind "e" for
-        an event and "r" for a report. Returns the (kind, id) of the subjects whose citations changed.
+        rather than deleting and re-creating it. ``subjects`` are (kind, staged record, spec),
+        kind "e" for an event and "r" for a report. Returns the (kind, id) of the subjects whose
+        citations changed.
         """
         if not subjects:
             return set()
         db, table, name = self.db, self.citations, self.citations.name
         rows = []
-        for kind, subject_id, spec in subjects:
+        for kind, subject, spec in subjects:
             for position, citation in enumerate(spec.citations):
                 values = {**citation.values, "source_id": self.source_ids[citation.source.slug], "role": citation.role}
-                rows.append((kind, subject_id, position, False, *table.cells(values)))
-        columns = ["kind", "subject_id", "position", "changed", *(field.column for field in table.fields)]
-        db.load(cursor, "staging_citation", columns, rows)
+                rows.append((kind, subject.id, position, *table.cells(values)))
+        db.load(cursor, "staging_citation", ["kind", "subject_id", "position", *(f.column for f in table.fields)], rows)
 
-        # The existing citations of the subjects that are not new, numbered in order.
-        for kind, column, staging in (("e", "event_id", self.events), ("r", "casualty_report_id", self.reports)):
-            roles = self.citation_roles[kind]
-            cursor.execute(
-                f"INSERT INTO staging_old_citation (kind, subject_id, position, id) "
-                f"SELECT '{kind}', {column}, ROW_NUMBER() OVER (PARTITION BY {column} ORDER BY id) - 1, id "
-                f"FROM {name} WHERE {column} IN (SELECT id FROM {staging.staging} WHERE manage AND NOT new) "
-                f"AND role IN ({', '.join(['%s'] * len(roles))})",
-                roles,
-            )
-        place = "o.kind = s.kind AND o.subject_id = s.subject_id AND o.position = s.position"
-        cursor.execute(
-            "UPDATE staging_citation SET id = (SELECT o.id FROM staging_old_citation o WHERE "
-            f"{place.replace('s.', 'staging_citation.')})"
-        )
+        # The existing citations (in the importer's roles) of the subjects that are not new, numbered
+        # in order. Read by subject alone, so that they are found through the subject's index: a
+        # condition on the role tempts the planner into the role's index, which spans the table.
+        existing = []
+        for kind, column in (("e", "event_id"), ("r", "casualty_report_id")):
+            old = [subject.id for subject_kind, subject, _ in subjects if subject_kind == kind and not subject.new]
+            if old:
+                cursor.execute(
+                    f"SELECT {column}, id, role FROM {name} WHERE {db.one_of(column)} ORDER BY {column}, id",
+                    [db.values(old)],
+                )
+                positions = collections.Counter()
+                for subject_id, pk, role in cursor.fetchall():
+                    if role in self.citation_roles[kind]:
+                        existing.append((kind, subject_id, positions[subject_id], pk))
+                        positions[subject_id] += 1
+        db.load(cursor, "staging_old_citation", ["kind", "subject_id", "position", "id"], existing)
         compared = [db.quote(field.column) for field in table.fields]
         differs = " OR ".join(f"c.{column} {db.differs} staging_citation.{column}" for column in compared)
+        place = "o.kind = s.kind AND o.subject_id = s.subject_id AND o.position = s.position"
         cursor.execute(
-            "UPDATE staging_citation SET changed = TRUE WHERE id IS NOT NULL "
-            f"AND EXISTS (SELECT 1 FROM {name} c WHERE c.id = staging_citation.id AND ({differs}))"
+            f"UPDATE staging_citation SET (id, changed) = (SELECT c.id, ({differs}) FROM staging_old_citation o "
+            f"JOIN {name} c ON c.id = o.id WHERE {place.replace('s.', 'staging_citation.')})"
         )
-        assignments = ", ".join(f"{column} = s.{column}" for column in compared)
-        cursor.execute(
-            f"UPDATE {name} SET {assignments}, updated_at = %s FROM staging_citation s "
-            f"WHERE {name}.id = s.id AND s.changed",
-            [self.stamp],
-        )
-        self._history(
-            cursor, table, f"'{HISTORY_TYPES['updated']}'", "JOIN staging_citation s ON s.id = t.id WHERE s.changed"
-        )
+        cursor.execute("SELECT id FROM staging_citation WHERE changed")
+        updated = [pk for (pk,) in cursor.fetchall()]
+        if updated:
+            assignments = ", ".join(f"{column} = s.{column}" for column in compared)
+            cursor.execute(
+                f"UPDATE {name} SET {assignments}, updated_at = %s FROM staging_citation s "
+                f"WHERE {name}.id = s.id AND {db.one_of(f'{name}.id')}",
+                [self.stamp, db.values(updated)],
+            )
+        self._history(cursor, table, "updated", updated)
         cursor.execute(
             f"INSERT INTO {name} (event_id, casualty_report_id, created_at, updated_at, {', '.join(compared)}) "
             f"SELECT CASE WHEN kind = 'e' THEN subject_id END, CASE WHEN kind = 'r' THEN subject_id END, %s, %s, "
@@ -528,17 +546,15 @@ class BulkWriter:
             "RETURNING id",
             [self.stamp, self.stamp],
         )
-        created = [pk for (pk,) in cursor.fetchall()]
-        if created:
-            self._history(
-                cursor, table, f"'{HISTORY_TYPES['created']}'", f"WHERE {db.one_of('t.id')}", [db.values(created)]
-            )
+        self._history(cursor, table, "created", [pk for (pk,) in cursor.fetchall()])
         # Citations beyond the last one a subject now has.
-        surplus = f"FROM staging_old_citation o WHERE NOT EXISTS (SELECT 1 FROM staging_citation s WHERE {place})"
-        self._history(cursor, table, f"'{HISTORY_TYPES['deleted']}'", f"WHERE t.id IN (SELECT o.id {surplus})")
-        cursor.execute(f"DELETE FROM {name} WHERE id IN (SELECT o.id {surplus})")
         cursor.execute(
-            f"SELECT o.kind, o.subject_id {surplus} "
-            "UNION SELECT kind, subject_id FROM staging_citation WHERE id IS NULL OR changed"
+            "SELECT o.id, o.kind, o.subject_id FROM staging_old_citation o "
+            f"WHERE NOT EXISTS (SELECT 1 FROM staging_citation s WHERE {place})"
         )
-        return set(cursor.fetchall())
+        surplus = cursor.fetchall()
+        if surplus:
+            self._history(cursor, table, "deleted", [pk for pk, _, _ in surplus])
+            cursor.execute(f"DELETE FROM {name} WHERE {db.one_of('id')}", [db.values([pk for pk, _, _ in surplus])])
+        cursor.execute("SELECT kind, subject_id FROM staging_citation WHERE id IS NULL OR changed")
+        return {(kind, subject_id) for _, kind, subject_id in surplus} | set(cursor.fetchall())
