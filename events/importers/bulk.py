@@ -5,14 +5,15 @@ on SQLite), and everything else is a handful of statements over whole tables, th
 databases, each through a plain ``INSERT``, ``UPDATE`` or ``DELETE`` of the real tables (so their
 triggers run):
 
-1. **Match**: each staged record is matched to its table's record by key (external id or slug);
-   a local key (``local:event:12``) that is no record's external id names the record with that
-   id (see :func:`.base.local_id`).
+1. **Match**: each staged record is matched to its table's record by key (external id or slug),
+   and compared with it column by column; a local key (``local:event:12``) that is no record's
+   external id names the record with that id (see :func:`local_id`). Each large table is read
+   through its indexes (a subquery per staged row, or a list of ids), so the plans do not
+   depend on the planner's statistics, which a table growing by an import outruns.
 2. **Create** the records without a match (``INSERT ... SELECT``), with the id of their local key
    when it is free.
-3. **Update** the matched records whose values differ from the staged ones (``UPDATE ... FROM``,
-   compared column by column in SQL, so an unchanged record costs no write at all: its
-   ``updated_at`` and history stay as they were).
+3. **Update** the matched records whose values differ from the staged ones (``UPDATE ... FROM``);
+   an unchanged record costs no write at all: its ``updated_at`` and history stay as they were.
 4. **History**: one ``INSERT ... SELECT`` per table of the created (``+``) and updated (``~``)
    records' new rows into django-simple-history's table, with the import's change reason.
 5. **Citations**, matched to the subject's existing ones (in the importer's roles) by position:
@@ -23,6 +24,9 @@ triggers run):
 Sources are created the same way when missing, never updated. Reports that a row owns but no
 longer gives (a per-party figure that became zero) are deleted through the ORM, so the deletion
 cascades, with history, as any deletion does; it is rare.
+
+The keys of the records accepted so far in the file, which a later row may not repeat, are kept
+in a staging table too (:meth:`BulkWriter.earlier`), so that memory does not grow with the file.
 """
 
 import collections
@@ -203,6 +207,7 @@ class BulkWriter:
         self.source_ids: dict[str, int] = {}
         self._source_names: dict[str, int] | None = None
         self.sources_created = 0
+        self.stamp = None  # the time of the batch being written, as the database takes it
         self.events = Table.of(Event, "staging_event", db)
         self.reports = Table.of(CasualtyReport, "staging_report", db)
         self.sources = Table.of(Source, "staging_source", db)
@@ -210,6 +215,7 @@ class BulkWriter:
 
     # --- Staging tables -------------------------------------------------------------------
 
+    @functools.cached_property
     def staging_tables(self) -> dict[str, tuple[list[tuple[str, str]], str]]:
         """Each staging table's columns (name, type) and primary key."""
         db = self.db
@@ -231,7 +237,7 @@ class BulkWriter:
 
     def __enter__(self):
         with self.connection.cursor() as cursor:
-            for table, (columns, key) in self.staging_tables().items():
+            for table, (columns, key) in self.staging_tables.items():
                 self.db.create(cursor, table, columns, key=key)
         return self
 
@@ -239,7 +245,7 @@ class BulkWriter:
         if self.connection.needs_rollback:
             return  # in a transaction that failed: the tables go with it
         with self.connection.cursor() as cursor:
-            for table in self.staging_tables():
+            for table in self.staging_tables:
                 self.db.drop(cursor, table)
 
     # --- Keys seen earlier in the file ----------------------------------------------------
@@ -275,7 +281,7 @@ class BulkWriter:
         """Upsert the records in one transaction; the status of each: created, updated or unchanged."""
         with transaction.atomic(using=self.connection.alias), self.connection.cursor() as cursor:
             self.stamp = self.connection.ops.adapt_datetimefield_value(timezone.now())
-            for table in self.staging_tables().keys() - {"staging_seen"}:
+            for table in self.staging_tables.keys() - {"staging_seen"}:
                 self.db.clear(cursor, table)
             self._ensure_sources(cursor, records)
 
