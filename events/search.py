@@ -182,19 +182,21 @@ class Matches(SearchExpression):
     """True for the records whose search document matches the query.
 
     SQLite's planner knows nothing of how many documents an FTS5 query matches, so the form
-    of the condition is chosen here, by reading at most a fifth of the table's matches: for
-    a word most records have, each record met in the list's order is looked up in the index
-    (``EXISTS``), and a page is full after a few hundred; otherwise the matches are read
-    first (``IN``), and only they are sorted.
+    of the condition is chosen here from the share of the table's records that match (read
+    once, up to ``COMMON``). Either each record met is looked up in the index (``EXISTS``),
+    which pays when matches are common enough that the rows needed come soon: a page in the
+    list's order (from ``ORDERED`` on), a bounded count (from ``COMMON`` on); or the matches
+    are read first (``IN``), and only they are sorted or counted.
     """
 
     output_field = BooleanField()
-    FREQUENT = 0.2  # of the table's records
-    FEWEST_FREQUENT = 1000  # matches; a small table's are read first whatever their share
+    ORDERED = 0.06  # share of the records from which a page in order looks each record up
+    COMMON = 0.35  # and from which an unordered read (a count) does too
+    FEWEST = 1000  # matches a small table reads first whatever their share
 
     def __init__(self, query, *, alias=None):
         super().__init__(query, alias=alias)
-        self.frequent = {}  # shared by the copies Django makes while compiling a query
+        self.shares = {}  # shared by the copies Django makes while compiling a query
 
     def as_sql(self, compiler, connection):
         if self.query.empty:
@@ -208,28 +210,34 @@ class Matches(SearchExpression):
         positive, negative = self.fts5_match()
         table, pk = self.searchable.fts_table, self.column(compiler, "id")
         conditions, params = [], []
-        if positive and self.is_frequent(connection, table, positive):
-            conditions.append(f"EXISTS (SELECT 1 FROM {table} WHERE {table} MATCH %s AND rowid = {pk})")
-            params.append(positive)
-        elif positive:
-            conditions.append(f"{pk} IN (SELECT rowid FROM {table} WHERE {table} MATCH %s)")
+        if positive:
+            query = compiler.query
+            ordered = bool(query.order_by or (query.default_ordering and query.get_meta().ordering))
+            share = self.share(connection, table, positive)
+            if share >= (self.ORDERED if ordered else self.COMMON):
+                conditions.append(f"EXISTS (SELECT 1 FROM {table} WHERE {table} MATCH %s AND rowid = {pk})")
+            else:
+                conditions.append(f"{pk} IN (SELECT rowid FROM {table} WHERE {table} MATCH %s)")
             params.append(positive)
         if negative:
             conditions.append(f"{pk} NOT IN (SELECT rowid FROM {table} WHERE {table} MATCH %s)")
             params.append(negative)
         return " AND ".join(conditions), params
 
-    def is_frequent(self, connection, table, match):
+    def share(self, connection, table, match):
+        """The share of ``table``'s documents that ``match`` (up to ``COMMON``); 0 below ``FEWEST`` matches."""
         key = (connection.alias, table, match)
-        if key not in self.frequent:
+        if key not in self.shares:
             with connection.cursor() as cursor:
                 cursor.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}")
-                enough = max(self.FEWEST_FREQUENT, int(cursor.fetchone()[0] * self.FREQUENT))
+                rows = cursor.fetchone()[0]
+                enough = max(self.FEWEST, int(rows * self.COMMON))
                 cursor.execute(
                     f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {table} MATCH %s LIMIT %s)", [match, enough]
                 )
-                self.frequent[key] = cursor.fetchone()[0] >= enough
-        return self.frequent[key]
+                matches = cursor.fetchone()[0]
+                self.shares[key] = matches / rows if rows and matches >= self.FEWEST else 0.0
+        return self.shares[key]
 
 
 class Relevance(SearchExpression):

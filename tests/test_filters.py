@@ -1,10 +1,13 @@
 """Every list filter, as an API client uses it."""
 
 import datetime
+import math
+import random
 from http import HTTPStatus
 
 import pytest
 
+from events import geo
 from events.filtersets import CasualtyReportFilterSet, EventFilterSet, SourceFilterSet, UnitFilterSet
 
 from .factories import make_event, make_report, make_source, make_unit
@@ -218,6 +221,36 @@ def test_events_near_a_point_by_great_circle_distance(api):
     assert [e["id"] for e in farthest] == [moscow.pk, belgorod.pk, sudzha.pk, kursk.pk]
     # With other filters, and a box.
     assert ids(api, "/api/events/?near=51.7304,36.1926,500&bbox=35,50,37,52") == {kursk.pk, sudzha.pk, belgorod.pk}
+
+
+def test_nearest_first_is_the_great_circle_order(api):
+    """ordering=distance pages through a circle's events by their distance, ties by id."""
+    rng = random.Random(4)
+    centre = (48.0, 37.8)
+    points = [(centre[0] + rng.uniform(-1, 1), centre[1] + rng.uniform(-1.5, 1.5)) for _ in range(40)]
+    points += points[:5]  # the same places twice: ties
+    events = [make_event(latitude=lat, longitude=lon) for lat, lon in points]
+    make_event()  # no coordinates
+
+    def km(event):
+        return (
+            geo.EARTH_RADIUS_KM
+            * 2
+            * math.asin(
+                math.sqrt(
+                    math.sin(math.radians(event.latitude - centre[0]) / 2) ** 2
+                    + math.cos(math.radians(centre[0]))
+                    * math.cos(math.radians(event.latitude))
+                    * math.sin(math.radians(event.longitude - centre[1]) / 2) ** 2
+                )
+            )
+        )
+
+    expected = [e.pk for e in sorted((e for e in events if km(e) <= 100), key=lambda e: (km(e), e.pk))]
+    assert 10 < len(expected) < len(events)
+    url = "/api/events/?near=48.0,37.8,100&ordering=distance&limit=7"
+    pages = [ordered_ids(api, f"{url}&offset={offset}") for offset in range(0, len(expected), 7)]
+    assert [pk for page in pages for pk in page] == expected
 
 
 def test_events_near_the_antimeridian_and_the_poles(api):

@@ -61,8 +61,9 @@ def test_case_accents_and_word_forms_do_not_matter(api):
 def match_forms(request, monkeypatch):
     """SQLite writes the condition in two forms, by how many records match (``Matches``): both."""
     if request.param == "frequent words":
-        monkeypatch.setattr(Matches, "FEWEST_FREQUENT", 1)
-        monkeypatch.setattr(Matches, "FREQUENT", 0.0)
+        monkeypatch.setattr(Matches, "FEWEST", 1)
+        monkeypatch.setattr(Matches, "ORDERED", 0.0)
+        monkeypatch.setattr(Matches, "COMMON", 0.0)
 
 
 def test_web_search_syntax(api, match_forms):
