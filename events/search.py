@@ -134,14 +134,6 @@ def tsquery_sql(query: Query) -> tuple[str, list[str]]:
 # Expressions -------------------------------------------------------------------------------
 
 
-class Searchable:
-    """Where a model's documents live: ``events_event`` has ``events_event_search``, and so on."""
-
-    def __init__(self, table):
-        self.table = table
-        self.fts_table = f"{table}_search"
-
-
 class SearchExpression(Expression):
     """An expression on the row of the queryset's own table, as Django's ``Col`` is.
 
@@ -157,7 +149,7 @@ class SearchExpression(Expression):
     def resolve_expression(self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False):
         resolved = self.copy()
         resolved.alias = query.get_initial_alias()
-        resolved.searchable = Searchable(query.model._meta.db_table)
+        resolved.fts_table = f"{query.model._meta.db_table}_search"  # SQLite's (``Document.fts_table``)
         return resolved
 
     def relabeled_clone(self, change_map):
@@ -208,7 +200,7 @@ class Matches(SearchExpression):
         if self.query.empty:
             return "1 = 0", []
         positive, negative = self.fts5_match()
-        table, pk = self.searchable.fts_table, self.column(compiler, "id")
+        table, pk = self.fts_table, self.column(compiler, "id")
         conditions, params = [], []
         if positive:
             query = compiler.query
@@ -260,7 +252,7 @@ class Relevance(SearchExpression):
         positive, _negative = self.fts5_match()
         if not positive:
             return "0.0", []
-        table, pk = self.searchable.fts_table, self.column(compiler, "id")
+        table, pk = self.fts_table, self.column(compiler, "id")
         weights = ", ".join(str(w) for w in FTS5_WEIGHTS[table])
         # The scores of all the matches, computed once (``LIMIT -1`` keeps SQLite from folding
         # the subquery into a per-row FTS5 query) and looked up by id in an automatic index.
