@@ -105,6 +105,17 @@ class Database:
             definition += f", PRIMARY KEY ({key})"
         cursor.execute(f"CREATE TEMP TABLE {table} ({definition})")
 
+    def read_by_key(self, cursor) -> None:
+        """Keep PostgreSQL's planner, for the rest of the transaction, from scanning whole tables.
+
+        The import reads its large tables by key only. Its statistics on them lag behind
+        while it fills them (and are missing altogether without autovacuum): on a table it
+        believes small, or a key it believes common, the planner would rather read the table
+        than its index, and does so for each batch.
+        """
+        if self.postgresql:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+
     def clear(self, cursor, table: str) -> None:
         cursor.execute(f"{'TRUNCATE' if self.postgresql else 'DELETE FROM'} {table}")
 
@@ -281,6 +292,7 @@ class BulkWriter:
         """Upsert the records in one transaction; the status of each: created, updated or unchanged."""
         with transaction.atomic(using=self.connection.alias), self.connection.cursor() as cursor:
             self.stamp = self.connection.ops.adapt_datetimefield_value(timezone.now())
+            self.db.read_by_key(cursor)
             for table in self.staging_tables.keys() - {"staging_seen"}:
                 self.db.clear(cursor, table)
             self._ensure_sources(cursor, records)
