@@ -55,9 +55,10 @@ needs_postgres = pytest.mark.skipif(
 )
 
 # Runs import_ucdp in a subprocess. With a batch number N, once batch N has inserted its events
-# and then citations (inside that batch's transaction, before its commit), it reports how many
-# events the transaction sees and waits to be killed; the hook watches SQL statements, not the
-# importer's code. With a "go" file, it starts Django at once but waits for the file to import.
+# (and their history, one statement a batch) and then citations, inside that batch's
+# transaction, before its commit, it reports how many events the transaction sees and waits to
+# be killed; the hook watches SQL statements, not the importer's code. With a "go" file, it
+# starts Django at once but waits for the file to import.
 IMPORT = """
 import json, os, sys, time
 from pathlib import Path
@@ -70,7 +71,7 @@ from django.db import connection
 from events.management.commands import import_ucdp
 
 ready, pause_in, go, csv_path, batch_size = sys.argv[1:]
-pause_in, event_inserts = int(pause_in), 0
+pause_in, batches = int(pause_in), 0
 if go != "-":
     deadline = time.monotonic() + 120
     while not Path(go).exists():
@@ -79,17 +80,17 @@ if go != "-":
         time.sleep(0.02)
 
 def pause_mid_batch(execute, sql, params, many, context):
-    global event_inserts
+    global batches
     result = execute(sql, params, many, context)
-    if sql.lstrip().upper().startswith("INSERT"):
-        if '"events_event"' in sql:
-            event_inserts += 1
-        elif '"events_citation"' in sql and event_inserts == pause_in:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT COUNT(*) FROM events_event")
-                seen = cursor.fetchone()[0]
-            Path(ready).write_text(json.dumps({"in_transaction": connection.in_atomic_block, "events_seen": seen}))
-            time.sleep(600)
+    table = sql.split()[2].strip('"') if sql.lstrip().upper().startswith("INSERT INTO") else None
+    if table == "events_historicalevent":
+        batches += 1
+    elif pause_in and table == "events_citation" and batches == pause_in:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM events_event")
+            seen = cursor.fetchone()[0]
+        Path(ready).write_text(json.dumps({"in_transaction": connection.in_atomic_block, "events_seen": seen}))
+        time.sleep(600)
     return result
 
 with connection.execute_wrapper(pause_mid_batch):
