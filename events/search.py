@@ -323,6 +323,7 @@ DOCUMENTS = (EVENT, REPORT)
 # Other tables' columns that a document shows: (table, column, document, the document's key to it).
 SHOWN_ELSEWHERE = (("events_unit", "name", REPORT, "unit_id"), ("events_event", "title", REPORT, "event_id"))
 CITED = ("quote", "event_id", "casualty_report_id")
+QUOTED = "coalesce({row}.quote, '') <> ''"
 # PostgreSQL's weights, and bm25's column weights on SQLite in the same proportions.
 PG_WEIGHTS = "ABCD"
 FTS5_WEIGHTS = {document.fts_table: (10, 4, 2, 1)[: len(document.parts)] for document in DOCUMENTS}
@@ -403,15 +404,20 @@ def postgres_setup() -> list[str]:
             f"WHEN (OLD.{column} IS DISTINCT FROM NEW.{column}) EXECUTE FUNCTION {name}()",
         ]
     # A citation's quote is part of its record's document. One statement refreshes the records
-    # of all the rows an INSERT, UPDATE or DELETE touched (transition tables).
+    # of all the rows an INSERT, UPDATE or DELETE touched (transition tables); a citation
+    # without a quote adds nothing to a document, so it refreshes none (most imported ones).
     moved = f"SELECT o.id FROM old_rows o JOIN new_rows n USING (id) WHERE {differs(CITED, 'o', 'n')}"
+    quoted = f"{QUOTED.format(row='{rows}')}"
     touched = {
-        "insert": ("NEW TABLE AS new_rows", ["SELECT {key} FROM new_rows"]),
+        "insert": ("NEW TABLE AS new_rows", ["SELECT {key} FROM new_rows WHERE " + quoted.format(rows="new_rows")]),
         "update": (
             "OLD TABLE AS old_rows NEW TABLE AS new_rows",
-            [f"SELECT {{key}} FROM {rows} WHERE id IN ({moved})" for rows in ("old_rows", "new_rows")],
+            [
+                f"SELECT {{key}} FROM {rows} WHERE id IN ({moved}) AND {quoted.format(rows=rows)}"
+                for rows in ("old_rows", "new_rows")
+            ],
         ),
-        "delete": ("OLD TABLE AS old_rows", ["SELECT {key} FROM old_rows"]),
+        "delete": ("OLD TABLE AS old_rows", ["SELECT {key} FROM old_rows WHERE " + quoted.format(rows="old_rows")]),
     }
     for operation, (transition, selects) in touched.items():
         name = f"events_citation_search_{operation}"
@@ -517,9 +523,14 @@ def sqlite_setup() -> list[str]:
             )
         )
     for operation, rows in (("insert", ["NEW"]), ("update", ["OLD", "NEW"]), ("delete", ["OLD"])):
-        when = f"AFTER {operation.upper()} ON events_citation"
+        # As on PostgreSQL, a citation without a quote refreshes nothing.
+        quoted = " OR ".join(QUOTED.format(row=row) for row in rows)
+        when = f"AFTER {operation.upper()} ON events_citation WHEN {quoted}"
         if operation == "update":
-            when = f"AFTER UPDATE OF {', '.join(CITED)} ON events_citation WHEN {differs(CITED, vendor='sqlite')}"
+            when = (
+                f"AFTER UPDATE OF {', '.join(CITED)} ON events_citation "
+                f"WHEN ({differs(CITED, vendor='sqlite')}) AND ({quoted})"
+            )
         body = " ".join(
             sqlite_refresh(document, f"{row}.{document.subject}_id") for row in rows for document in DOCUMENTS
         )
