@@ -117,9 +117,13 @@ def arguments(argv=None):
     )  # fmt: skip
     parser.add_argument("--sqlite", type=Path, default=None, help="SQLite file (default bench/data/<db>.sqlite3).")
     parser.add_argument("--targets", default=",".join(TARGETS), help=f"Comma list of {', '.join(TARGETS)}.")
+    default_scenarios = "a,b,w,n,c,d,e,e-medium,e-rare,e-relevance,f,u,g,k,m"
+    parser.add_argument("--scenarios", default=default_scenarios, help=f"Comma list (default {default_scenarios}).")
     parser.add_argument(
-        "--scenarios", default="a,b,w,n,c,d,e,f,u,g,k,m", help="Comma list (default a,b,w,n,c,d,e,f,u,g,k,m)."
-    )
+        "--import-rows", type=int, default=100_000,
+        help="Rows per file of the import benchmark (bench/imports.py) run after the scenarios (default 100,000; "
+        "0 skips it).",
+    )  # fmt: skip
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto", help="Load generator.")
     parser.add_argument("--no-explain", action="store_true", help="Skip query counts and EXPLAIN.")
     parser.add_argument("--out", type=Path, default=None, help="Results folder (default bench/results/<time>).")
@@ -139,6 +143,7 @@ def arguments(argv=None):
         args.csv_seconds = min(args.csv_seconds, 10)
         args.single_duration = 0 if args.single_duration == 5 else args.single_duration
         args.warmup_seconds = min(args.warmup_seconds, 5)
+        args.import_rows = min(args.import_rows, 300)
         args.regenerate = True
     args.sqlite = (args.sqlite or HERE / "data" / f"{args.db}.sqlite3").resolve()
     args.targets = [t for t in args.targets.split(",") if t]
@@ -602,6 +607,21 @@ def fmt(value, digits=1):
     return f"{value:,.{digits}f}"
 
 
+def measure_imports(args, urls):
+    """The import benchmark (``bench/imports.py``) on the databases of this run: its report."""
+    backends = [backend for backend in ("pg", "sqlite") if backend in urls]
+    log(f"Imports: {args.import_rows:,} rows per file, {', '.join(backends)}")
+    command = [PYTHON, str(HERE / "imports.py"), "--rows", str(args.import_rows), "--backends", ",".join(backends)]
+    command += ["--pg-url", args.pg_url.rstrip("/") + "/osint_import_bench", "--out", str(args.out)]
+    process = subprocess.run(command, cwd=ROOT, env=django_env(""), capture_output=True, text=True)
+    (args.out / "imports.log").write_text(process.stdout + process.stderr)
+    reports = sorted(args.out.glob("imports-*.md"))
+    if process.returncode != 0 or not reports:
+        log(f"  the import benchmark failed ({process.returncode}); see {args.out / 'imports.log'}")
+        return "\n\n## Imports\n\nThe import benchmark failed; see `imports.log`.\n"
+    return "\n\n" + reports[-1].read_text()
+
+
 def report(results, queries, args, meta):
     lines = [f"## Benchmark {meta['started']} ({'smoke' if args.smoke else 'full'})", ""]
     lines.append(
@@ -862,10 +882,11 @@ def main(argv=None):
         finally:
             server.stop()
 
+    imports = measure_imports(args, urls) if args.import_rows else ""
     meta["load_after"] = load_average()
     meta["args"] = {name: value for name, value in vars(args).items() if isinstance(value, (int, float, str, list))}
     meta["seconds"] = time.monotonic() - started
-    text = report(results, queries, args, meta)
+    text = report(results, queries, args, meta) + imports
     (args.out / "results.json").write_text(
         json.dumps({"meta": meta, "results": results, "queries": queries}, indent=1, default=str)
     )

@@ -131,6 +131,7 @@ def test_smoke_benchmark_prints_the_table(tmp_path):
     command = [
         sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--scenarios", "a,c,d,g", "--db",
         "osint_bench_smoke_test", "--out", str(tmp_path / "results"), *backend,
+        "--import-rows", "0",  # the import benchmark has its smoke test (tests/test_bulk_import.py)
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=SMOKE_TIMEOUT)
