@@ -398,15 +398,7 @@ class BulkWriter:
         cursor.execute(f"SELECT key, id, new, changed FROM {staging}")
         result = {key: Staged(id, bool(new), bool(changed)) for key, id, new, changed in cursor.fetchall()}
 
-        changed = [row.id for row in result.values() if row.changed]
-        if changed:
-            assignments = ", ".join(f"{column} = s.{column}" for column in compared)
-            cursor.execute(
-                f"UPDATE {name} SET {assignments}, updated_at = %s FROM {staging} s "
-                f"WHERE {name}.id = s.id AND {db.one_of(f'{name}.id')}",
-                [self.stamp, db.values(changed)],
-            )
-        self._history(cursor, table, "updated", changed)
+        self._update(cursor, table, staging, compared, [row.id for row in result.values() if row.changed])
         self._history(cursor, table, "created", [row.id for row in result.values() if row.new])
         return result
 
@@ -433,6 +425,18 @@ class BulkWriter:
                 f"UPDATE {staging} SET changed = (SELECT {differs} FROM {table.name} t WHERE t.id = {staging}.id) "
                 "WHERE id IS NOT NULL AND changed IS NULL"
             )
+
+    def _update(self, cursor, table: Table, staging: str, columns: list[str], ids: list[int]) -> None:
+        """Give the table's rows with these ids the (quoted) columns of their staged rows, with history entries."""
+        if not ids:
+            return
+        name, assignments = table.name, ", ".join(f"{column} = s.{column}" for column in columns)
+        cursor.execute(
+            f"UPDATE {name} SET {assignments}, updated_at = %s FROM {staging} s "
+            f"WHERE {name}.id = s.id AND {self.db.one_of(f'{name}.id')}",
+            [self.stamp, self.db.values(ids)],
+        )
+        self._history(cursor, table, "updated", ids)
 
     def _history(self, cursor, table: Table, change: str, ids: list[int]) -> None:
         """History entries of the table's rows with these ids, as they are now; ``change``: a key of HISTORY_TYPES."""
@@ -548,15 +552,7 @@ class BulkWriter:
             f"JOIN {name} c ON c.id = o.id WHERE {place.replace('s.', 'staging_citation.')})"
         )
         cursor.execute("SELECT id FROM staging_citation WHERE changed")
-        updated = [pk for (pk,) in cursor.fetchall()]
-        if updated:
-            assignments = ", ".join(f"{column} = s.{column}" for column in compared)
-            cursor.execute(
-                f"UPDATE {name} SET {assignments}, updated_at = %s FROM staging_citation s "
-                f"WHERE {name}.id = s.id AND {db.one_of(f'{name}.id')}",
-                [self.stamp, db.values(updated)],
-            )
-        self._history(cursor, table, "updated", updated)
+        self._update(cursor, table, "staging_citation", compared, [pk for (pk,) in cursor.fetchall()])
         cursor.execute(
             f"INSERT INTO {name} (event_id, casualty_report_id, created_at, updated_at, {', '.join(compared)}) "
             f"SELECT CASE WHEN kind = 'e' THEN subject_id END, CASE WHEN kind = 'r' THEN subject_id END, %s, %s, "
