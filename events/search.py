@@ -175,15 +175,15 @@ class Matches(SearchExpression):
 
     SQLite's planner knows nothing of how many documents an FTS5 query matches, so the form
     of the condition is chosen here from the share of the table's records that match (read
-    once, up to ``COMMON``). Either each record met is looked up in the index (``EXISTS``),
+    once, up to ``UNORDERED``). Either each record met is looked up in the index (``EXISTS``),
     which pays when matches are common enough that the rows needed come soon: a page in the
-    list's order (from ``ORDERED`` on), a bounded count (from ``COMMON`` on); or the matches
-    are read first (``IN``), and only they are sorted or counted.
+    list's order (from ``ORDERED`` on), a bounded count (from ``UNORDERED`` on); or the
+    matches are read first (``IN``), and only they are sorted, ranked or counted.
     """
 
     output_field = BooleanField()
     ORDERED = 0.06  # share of the records from which a page in order looks each record up
-    COMMON = 0.35  # and from which an unordered read (a count) does too
+    UNORDERED = 0.35  # and from which an unordered read (a count) does too; a ranking never does
     FEWEST = 1000  # matches a small table reads first whatever their share
 
     def __init__(self, query, *, alias=None):
@@ -203,10 +203,8 @@ class Matches(SearchExpression):
         table, pk = self.fts_table, self.column(compiler, "id")
         conditions, params = [], []
         if positive:
-            query = compiler.query
-            ordered = bool(query.order_by or (query.default_ordering and query.get_meta().ordering))
-            share = self.share(connection, table, positive)
-            if share >= (self.ORDERED if ordered else self.COMMON):
+            how = reading(compiler.query)
+            if how != "ranked" and self.share(connection, table, positive) >= getattr(self, how.upper()):
                 conditions.append(f"EXISTS (SELECT 1 FROM {table} WHERE {table} MATCH %s AND rowid = {pk})")
             else:
                 conditions.append(f"{pk} IN (SELECT rowid FROM {table} WHERE {table} MATCH %s)")
@@ -217,19 +215,30 @@ class Matches(SearchExpression):
         return " AND ".join(conditions), params
 
     def share(self, connection, table, match):
-        """The share of ``table``'s documents that ``match`` (up to ``COMMON``); 0 below ``FEWEST`` matches."""
+        """The share of ``table``'s documents that ``match`` (up to ``UNORDERED``); 0 below ``FEWEST`` matches."""
         key = (connection.alias, table, match)
         if key not in self.shares:
             with connection.cursor() as cursor:
                 cursor.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}")
                 rows = cursor.fetchone()[0]
-                enough = max(self.FEWEST, int(rows * self.COMMON))
+                enough = max(self.FEWEST, int(rows * self.UNORDERED))
                 cursor.execute(
                     f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {table} MATCH %s LIMIT %s)", [match, enough]
                 )
                 matches = cursor.fetchone()[0]
                 self.shares[key] = matches / rows if rows and matches >= self.FEWEST else 0.0
         return self.shares[key]
+
+
+def reading(query) -> str:
+    """How ``query`` reads its rows: ``"ranked"`` (by relevance: every match is needed),
+    ``"ordered"`` (in an order an index can give) or ``"unordered"`` (a count)."""
+    ordering = query.order_by or (query.get_meta().ordering if query.default_ordering else ())
+    for item in ordering:
+        name = item.lstrip("-") if isinstance(item, str) else getattr(getattr(item, "expression", None), "name", None)
+        if isinstance(query.annotations.get(name), Relevance):
+            return "ranked"
+    return "ordered" if ordering else "unordered"
 
 
 class Relevance(SearchExpression):
