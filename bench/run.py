@@ -613,7 +613,8 @@ def measure_imports(args, urls):
     log(f"Imports: {args.import_rows:,} rows per file, {', '.join(backends)}")
     command = [PYTHON, str(HERE / "imports.py"), "--rows", str(args.import_rows), "--backends", ",".join(backends)]
     command += ["--pg-url", args.pg_url.rstrip("/") + "/osint_import_bench", "--out", str(args.out)]
-    process = subprocess.run(command, cwd=ROOT, env=django_env(""), capture_output=True, text=True)
+    env = {k: v for k, v in django_env("").items() if k != "DATABASE_URL"}  # imports.py names its databases
+    process = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     (args.out / "imports.log").write_text(process.stdout + process.stderr)
     reports = sorted(args.out.glob("imports-*.md"))
     if process.returncode != 0 or not reports:
