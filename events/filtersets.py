@@ -1,6 +1,7 @@
 """FilterSets for the API lists; every parameter appears in the OpenAPI schema with its type."""
 
 import copy
+import datetime
 from functools import reduce
 from operator import or_
 
@@ -113,6 +114,29 @@ class RecordIdsFilter(filters.BaseInFilter, IntegerFilter):
             return qs
         ids = self.existing(value)
         return self.get_method(qs)(**{f"{self.field_name}__in": ids}) if self.method is None else qs
+
+
+class UTCDateTimeField(filters.fields.IsoDateTimeField):
+    """An ISO 8601 time, as the moment in UTC.
+
+    ISO 8601 allows offsets up to ±23:59, PostgreSQL up to ±15:59: a moment is compared as
+    itself, whatever offset it was written with. One that falls outside the years a date can
+    hold once in UTC is before (or after) anything stored.
+    """
+
+    def clean(self, value):
+        moment = super().clean(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(datetime.UTC)
+        except OverflowError:
+            limit = datetime.datetime.min if moment.year < 5000 else datetime.datetime.max
+            return limit.replace(tzinfo=datetime.UTC)
+
+
+class UTCDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UTCDateTimeField
 
 
 class StrictNullBooleanField(forms.NullBooleanField):
@@ -338,7 +362,7 @@ class BaseFilterSet(filters.FilterSet):
         return cls._form_class
 
     q = filters.CharFilter(method="search", label="Search", help_text="Case-insensitive text search.")
-    modified_since = filters.IsoDateTimeFilter(
+    modified_since = UTCDateTimeFilter(
         method="filter_modified_since",
         help_text=(
             "Records created or changed at or after this ISO 8601 time, including changes to what they show "

@@ -249,6 +249,18 @@ def test_modified_since_includes_changes_to_what_a_record_shows(curator_api, api
     assert api.get("/api/events/?modified_since=last-tuesday").status_code == HTTPStatus.BAD_REQUEST
 
 
+def test_modified_since_takes_any_iso_offset(api):
+    """ISO 8601 allows offsets to ±23:59 (PostgreSQL only to ±15:59): the moment is what counts."""
+    event = make_event()
+    moment = event.updated_at.astimezone(datetime.timezone(datetime.timedelta(hours=-22, minutes=54)))
+    before, after = ((moment + datetime.timedelta(seconds=delta)).isoformat().replace("+", "%2B") for delta in (-1, 1))
+    assert [r["id"] for r in get(api, f"/api/events/?modified_since={before}")["results"]] == [event.pk]
+    assert get(api, f"/api/events/?modified_since={after}")["count"] == 0
+    # Out of the years a date holds once in UTC: before or after anything.
+    assert get(api, "/api/events/?modified_since=0001-01-01T00:00:00%2B22:54")["count"] == 1
+    assert get(api, "/api/event-links/?modified_since=9999-12-31T23:00:00-22:54")["count"] == 0
+
+
 RESOURCES = ["sources", "units", "events", "casualty-reports", "casualty-report-links", "event-links"]
 
 
