@@ -376,9 +376,11 @@ class BaseFilterSet(filters.FilterSet):
     def filter_queryset(self, queryset):
         data = self.form.cleaned_data
         for name in data.get("ordering") or []:
-            needed, message = self.ordering_needs.get(name.lstrip("-"), (None, None))
-            value = data.get(needed) if needed else None
-            if needed and (value in EMPTY_VALUES or (isinstance(value, str) and not value.strip())):
+            if name.lstrip("-") not in self.ordering_needs:
+                continue
+            needed, message = self.ordering_needs[name.lstrip("-")]
+            value = data.get(needed)
+            if value in EMPTY_VALUES or (isinstance(value, str) and not value.strip()):
                 raise ValidationError({"ordering": [message]})
         return super().filter_queryset(queryset)
 

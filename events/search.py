@@ -120,11 +120,11 @@ def tsquery_sql(query: Query) -> tuple[str, list[str]]:
     """A PostgreSQL tsquery expression for ``query`` with its parameters."""
     params: list[str] = []
 
-    def term(term):
-        params.append(term.text)
+    def term(written: Term) -> str:
+        params.append(written.text)
         sql = f"phraseto_tsquery('{CONFIG}', %s)"
         # The last word of the phrase, as a prefix: 'ramst' becomes 'ramst':*.
-        return f"(nullif({sql}::text, '') || ':*')::tsquery" if term.prefix else sql
+        return f"(nullif({sql}::text, '') || ':*')::tsquery" if written.prefix else sql
 
     parts = ["(" + " || ".join(term(t) for t in group) + ")" for group in query.groups]
     parts += [f"!!{term(t)}" for t in query.excluded]
@@ -203,8 +203,8 @@ class Matches(SearchExpression):
         table, pk = self.fts_table, self.column(compiler, "id")
         conditions, params = [], []
         if positive:
-            how = reading(compiler.query)
-            if how != "ranked" and self.share(connection, table, positive) >= getattr(self, how.upper()):
+            threshold = {"ordered": self.ORDERED, "unordered": self.UNORDERED}.get(reading(compiler.query))
+            if threshold is not None and self.share(connection, table, positive) >= threshold:
                 conditions.append(f"EXISTS (SELECT 1 FROM {table} WHERE {table} MATCH %s AND rowid = {pk})")
             else:
                 conditions.append(f"{pk} IN (SELECT rowid FROM {table} WHERE {table} MATCH %s)")
