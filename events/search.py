@@ -42,6 +42,7 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from django.db import connections
 from django.db.models import BooleanField, Expression, FloatField
 
 CONFIG = "osint_search"
@@ -174,21 +175,28 @@ class Matches(SearchExpression):
     """True for the records whose search document matches the query.
 
     SQLite's planner knows nothing of how many documents an FTS5 query matches, so the form
-    of the condition is chosen here from the share of the table's records that match (read
-    once, up to ``UNORDERED``). Either each record met is looked up in the index (``EXISTS``),
-    which pays when matches are common enough that the rows needed come soon: a page in the
-    list's order (from ``ORDERED`` on), a bounded count (from ``UNORDERED`` on); or the
-    matches are read first (``IN``), and only they are sorted, ranked or counted.
+    of the condition is chosen here from the share of the table's records that match
+    (:func:`share`). A page in the list's order (an order an index gives) is read in one of
+    three ways:
+
+    - from ``ORDERED`` on, the records are walked in that order and each is looked up in the
+      search index (``EXISTS``) until the page is full: the matches are common, the page comes
+      soon, and each lookup costs little next to reading every match;
+    - from ``WALKED`` on, the matches are read into a list first, then the records are walked
+      in the list's order and each is tested against the list (``+id IN``: the ``+`` keeps
+      SQLite from reading the records by id instead); reading a match costs a tenth of a
+      lookup, and a page still comes after a few thousand records;
+    - below it, the matches are read first and only they are sorted (``IN``).
+
+    A count, or a list with no order an index gives, looks each record up from ``UNORDERED``
+    on and reads the matches first below it. A ranking always reads the matches first.
     """
 
     output_field = BooleanField()
-    ORDERED = 0.06  # share of the records from which a page in order looks each record up
-    UNORDERED = 0.35  # and from which an unordered read (a count) does too; a ranking never does
+    ORDERED = 0.12  # share of the records from which a page in order looks each record up
+    WALKED = 0.002  # and from which (up to ORDERED) it walks the order against the matches read first
+    UNORDERED = 0.35  # share from which an unordered read (a count) looks each record up
     FEWEST = 1000  # matches a small table reads first whatever their share
-
-    def __init__(self, query, *, alias=None):
-        super().__init__(query, alias=alias)
-        self.shares = {}  # shared by the copies Django makes while compiling a query
 
     def as_sql(self, compiler, connection):
         if self.query.empty:
@@ -203,31 +211,77 @@ class Matches(SearchExpression):
         table, pk = self.fts_table, self.column(compiler, "id")
         conditions, params = [], []
         if positive:
-            threshold = {"ordered": self.ORDERED, "unordered": self.UNORDERED}.get(reading(compiler.query))
-            if threshold is not None and self.share(connection, table, positive) >= threshold:
+            matches = f"SELECT rowid FROM {table} WHERE {table} MATCH %s"
+            form = "IN"
+            how = reading(compiler.query)
+            if how == "ordered":
+                found = share(connection, table, positive, self.ORDERED, fewest=self.FEWEST)
+                form = "EXISTS" if found >= self.ORDERED else "+IN" if found and found >= self.WALKED else "IN"
+            elif how == "unordered" and share(connection, table, positive, self.UNORDERED, fewest=self.FEWEST) >= (
+                self.UNORDERED
+            ):
+                form = "EXISTS"
+            if form == "EXISTS":
                 conditions.append(f"EXISTS (SELECT 1 FROM {table} WHERE {table} MATCH %s AND rowid = {pk})")
             else:
-                conditions.append(f"{pk} IN (SELECT rowid FROM {table} WHERE {table} MATCH %s)")
+                conditions.append(f"{'+' if form == '+IN' else ''}{pk} IN ({matches})")
             params.append(positive)
         if negative:
             conditions.append(f"{pk} NOT IN (SELECT rowid FROM {table} WHERE {table} MATCH %s)")
             params.append(negative)
         return " AND ".join(conditions), params
 
-    def share(self, connection, table, match):
-        """The share of ``table``'s documents that ``match`` (up to ``UNORDERED``); 0 below ``FEWEST`` matches."""
-        key = (connection.alias, table, match)
-        if key not in self.shares:
-            with connection.cursor() as cursor:
-                cursor.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}")
-                rows = cursor.fetchone()[0]
-                enough = max(self.FEWEST, int(rows * self.UNORDERED))
-                cursor.execute(
-                    f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {table} MATCH %s LIMIT %s)", [match, enough]
-                )
-                matches = cursor.fetchone()[0]
-                self.shares[key] = matches / rows if rows and matches >= self.FEWEST else 0.0
-        return self.shares[key]
+
+# (database alias, FTS5 table, MATCH text, the table's size, FEWEST, how far it was counted) -> matches
+SHARES: dict[tuple, int] = {}
+SHARES_KEPT = 4096
+
+
+def share(connection, table: str, match: str, needed: float, *, fewest: int) -> float:
+    """The share of ``table``'s documents that ``match``, counted up to ``needed`` of them; 0 below ``fewest`` matches.
+
+    Counting a common word's matches costs a few milliseconds, and the answer only chooses
+    the form of a condition, never its rows: it is kept for the process's later queries, as
+    long as the table's size (its largest rowid) stays the same.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}")
+        rows = cursor.fetchone()[0]
+        enough = max(fewest, int(rows * needed) + 1)
+        key = (connection.alias, table, match, rows, fewest, enough)
+        matches = SHARES.get(key)
+        if matches is None:
+            cursor.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {table} MATCH %s LIMIT %s)", [match, enough]
+            )
+            matches = cursor.fetchone()[0]
+            if len(SHARES) >= SHARES_KEPT:
+                SHARES.clear()
+            SHARES[key] = matches
+    return matches / rows if rows and matches >= fewest else 0.0
+
+
+def documents_sql(queryset) -> tuple[str, list] | None:
+    """The ids of ``queryset``'s rows read from SQLite's search index alone, when a search is its only condition.
+
+    Each record has exactly one document, so such a list's rows are the documents that
+    match: counting them in the index reads none of the table (a bounded count of a common
+    word, record by record, costs tens of milliseconds). None anywhere else.
+    """
+    query = queryset.query
+    if connections[queryset.db].vendor != "sqlite" or len(query.alias_map) > 1 or query.where.negated:
+        return None
+    if len(query.where.children) != 1 or query.distinct or query.group_by or query.combinator:
+        return None
+    condition = query.where.children[0]
+    search = getattr(condition, "lhs", None)
+    if not isinstance(search, Matches) or getattr(condition, "rhs", None) is not True or search.query.empty:
+        return None
+    positive, negative = search.fts5_match()
+    if not positive:
+        return None
+    match = f"({positive}) NOT ({negative})" if negative else positive
+    return f"SELECT rowid FROM {search.fts_table} WHERE {search.fts_table} MATCH %s", [match]
 
 
 def reading(query) -> str:

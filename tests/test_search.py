@@ -59,11 +59,15 @@ def test_case_accents_and_word_forms_do_not_matter(api):
     assert found(api, "ЁЛКА") == [kyiv.pk]
 
 
-@pytest.fixture(params=["matches read first", "frequent words"])
+@pytest.fixture(params=["matches read first", "order walked against the matches", "frequent words"])
 def match_forms(request, monkeypatch):
-    """SQLite writes the condition in two forms, by how many records match (``Matches``): both."""
-    if request.param == "frequent words":
+    """SQLite writes the condition in three forms, by how many records match (``Matches``): each."""
+    if request.param != "matches read first":
         monkeypatch.setattr(Matches, "FEWEST", 1)
+    if request.param == "order walked against the matches":
+        monkeypatch.setattr(Matches, "ORDERED", 2.0)
+        monkeypatch.setattr(Matches, "WALKED", 0.0)
+    if request.param == "frequent words":
         monkeypatch.setattr(Matches, "ORDERED", 0.0)
         monkeypatch.setattr(Matches, "UNORDERED", 0.0)
 
@@ -82,6 +86,29 @@ def test_web_search_syntax(api, match_forms):
     assert set(found(api, "-ambushed")) == {phrase.pk, reversed_words.pk}, "only exclusions: all the others"
     assert found(api, "!!!") == [], "a query without a word matches nothing"
     assert found(api, '"unclosed phrase') == []
+
+
+def test_a_search_counts_its_matches(api, match_forms, monkeypatch):
+    """A list filtered by a search alone is counted in the search index on SQLite: the same
+    count as with other filters beside the search, and as on PostgreSQL."""
+    convoys = [make_event(title=f"Convoy {n} hit", country="UA") for n in range(3)]
+    make_event(title="Convoy turned back near the bridge", country="RU")
+    make_event(title="Shelling")
+
+    def count(q, **params):
+        body = api.get("/api/events/", {"q": q, "limit": 1, **params}).json()
+        return body["count"], body["count_exact"]
+
+    assert count("convoy") == (4, True)
+    assert count("convoy -bridge") == (3, True)
+    assert count("convoy -bridge", country="UA") == (3, True)
+    assert count("convoy or shelling") == (5, True)
+    assert count("-convoy") == (1, True)
+    Event.objects.filter(pk=convoys[0].pk).delete()
+    assert count("convoy -bridge") == (2, True)
+    monkeypatch.setattr("events.api.pagination.EXACT_COUNT_LIMIT", 1)
+    total, exact = count("convoy")
+    assert not exact and total >= 2, "past the exact limit, a lower bound"
 
 
 def test_ordering_by_relevance(api, match_forms):

@@ -10,6 +10,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from .. import search
 from ..history import RESOURCES
 from ..selectors import planner_estimate
 
@@ -76,7 +77,8 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         window = slice(self.offset, self.offset + self.limit + 1)
         bounded = None
         if ids and queryset.query.where:
-            self._counted_sql = queryset.order_by().values("pk").query.sql_with_params()
+            unordered = queryset.order_by().values("pk")
+            self._counted_sql = search.documents_sql(unordered) or unordered.query.sql_with_params()
             counted = queryset.annotate(_bounded_count=bounded_count(*self._counted_sql, EXACT_COUNT_LIMIT + 1))
             page = list(counted.values_list("pk", "_bounded_count")[window])
             rows = [pk for pk, _ in page]
