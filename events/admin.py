@@ -32,6 +32,7 @@ from simple_history.models import to_historic
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from . import choices, resources, search
+from .counts import CitationCount
 from .history import PARTS, UNINTERESTING_FIELDS, record_history
 from .models import (
     CasualtyReport,
@@ -106,7 +107,10 @@ class CitationCountMixin:
     citation_subject = None  # the Citation field pointing at this model
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(citation_count=citation_count(self.citation_subject))
+        return super().get_queryset(request).annotate(citation_count=self.citation_count_expression())
+
+    def citation_count_expression(self):
+        return citation_count(self.citation_subject)
 
     @admin.display(ordering="citation_count", description="citations")
     def citation_count(self, obj):
@@ -543,6 +547,10 @@ class SourceAdmin(SpreadsheetMixin, CitationCountMixin, TimestampedAdmin):
     resource_classes = [resources.SourceResource]
     citation_subject = "source"
     list_display = ("name", "kind", "country", "reliability", "party", "citation_count")
+
+    def citation_count_expression(self):
+        return CitationCount()  # a source may have millions: its count is kept (events/counts.py)
+
     list_filter = ("kind", "reliability", "party", ("country", CountryFilter))
     search_fields = ("name", "slug", "aliases", "description")
     prepopulated_fields = {"slug": ("name",)}

@@ -43,7 +43,9 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from django.db import connections
-from django.db.models import BooleanField, Expression, FloatField
+from django.db.models import BooleanField, FloatField
+
+from .expressions import OwnRowExpression
 
 CONFIG = "osint_search"
 STEMMER = "osint_english"
@@ -135,34 +137,17 @@ def tsquery_sql(query: Query) -> tuple[str, list[str]]:
 # Expressions -------------------------------------------------------------------------------
 
 
-class SearchExpression(Expression):
-    """An expression on the row of the queryset's own table, as Django's ``Col`` is.
-
-    It remembers the alias of that table when resolved and follows it when Django relabels
-    the query (inside a subquery, ``events_event`` becomes ``U0``).
-    """
+class SearchExpression(OwnRowExpression):
+    """A search of the queryset's own table (see :class:`~events.expressions.OwnRowExpression`)."""
 
     def __init__(self, query: Query, *, alias=None):
-        super().__init__()
+        super().__init__(alias=alias)
         self.query = query
-        self.alias = alias
 
     def resolve_expression(self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False):
-        resolved = self.copy()
-        resolved.alias = query.get_initial_alias()
+        resolved = super().resolve_expression(query, allow_joins, reuse, summarize, for_save)
         resolved.fts_table = f"{query.model._meta.db_table}_search"  # SQLite's (``Document.fts_table``)
         return resolved
-
-    def relabeled_clone(self, change_map):
-        clone = self.copy()
-        clone.alias = change_map.get(self.alias, self.alias)
-        return clone
-
-    def get_group_by_cols(self):
-        return [self]
-
-    def column(self, compiler, name):
-        return f"{compiler.quote_name_unless_alias(self.alias)}.{compiler.connection.ops.quote_name(name)}"
 
     def fts5_match(self):
         """(FTS5 MATCH text of the positive part, of the excluded part), either may be None."""

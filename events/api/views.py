@@ -13,6 +13,7 @@ from rest_framework.settings import api_settings
 from rest_framework.viewsets import ModelViewSet
 
 from .. import filtersets, history, selectors
+from ..counts import CitationCount
 from ..models import CasualtyReportLink, EventLink, Source, Unit
 from . import pgjson, serializers
 from .conditional import ConditionalRequestMixin
@@ -100,7 +101,7 @@ class RecordViewSet(ExportMixin, RowListMixin, ConditionalRequestMixin, ModelVie
 class SourceViewSet(RecordViewSet):
     """Who says things: governments, agencies, officials, media, think tanks, with their reliability."""
 
-    queryset = Source.objects.annotate(citation_count=selectors.citation_count("source"))
+    queryset = Source.objects.annotate(citation_count=CitationCount())
     serializer_class = serializers.SourceSerializer
     filterset_class = filtersets.SourceFilterSet
 

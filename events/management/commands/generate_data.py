@@ -37,7 +37,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.core.management.color import no_style
 from django.db import connection, transaction
 
-from events import choices, search
+from events import choices, counts, search
 from events.models import CasualtyReport, CasualtyReportLink, Citation, Event, EventLink, EventUnit, Source, Unit
 
 # Country, weight, rough bounding box (min_lon, min_lat, max_lon, max_lat), first-level regions, places.
@@ -900,7 +900,8 @@ class PostgresLoader:
             for _table, name, _definition in self.saved_indexes:
                 cursor.execute(f'DROP INDEX "{name}"')
             # The search triggers would compute each record's document again for every citation
-            # loaded; the documents are computed once, in finish().
+            # loaded, and the count triggers count each one: the documents are computed and the
+            # citations counted once, in finish().
             for table in self.tables:
                 cursor.execute(f'ALTER TABLE "{table}" DISABLE TRIGGER USER')
 
@@ -925,7 +926,7 @@ class PostgresLoader:
                 cursor.execute(definition)
             for table in self.tables:
                 cursor.execute(f'ALTER TABLE "{table}" ENABLE TRIGGER USER')
-            for statement in search.rebuild_sql("postgresql"):
+            for statement in search.rebuild_sql("postgresql") + counts.rebuild_sql("postgresql"):
                 cursor.execute(statement)
             for _table, _name, definition in others:
                 cursor.execute(definition)
@@ -986,7 +987,7 @@ class SQLiteLoader:
         with connection.cursor() as cursor:
             for _name, sql in self.saved_indexes:
                 cursor.execute(sql)
-            for statement in search.rebuild_sql("sqlite"):
+            for statement in search.rebuild_sql("sqlite") + counts.rebuild_sql("sqlite"):
                 cursor.execute(statement)
             for _name, sql in self.saved_triggers:
                 cursor.execute(sql)
