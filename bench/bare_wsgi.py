@@ -241,6 +241,27 @@ def casualty_reports(params, base, base_url):
     return list_page(sql, args, base_url, params, limit, offset)
 
 
+SOURCE_OBJECT = (
+    "json_build_object('id', s.id, 'url', %(base)s || 'sources/' || s.id || '/', 'name', s.name, "
+    "'aliases', s.aliases, 'slug', s.slug, 'kind', s.kind, 'country', s.country, 'homepage', s.homepage, "
+    "'description', s.description, 'reliability', s.reliability, 'party', s.party, 'citation_count', "
+    "coalesce((SELECT k.citations FROM events_source_citations k WHERE k.source_id = s.id), 0), "
+    "'created_at', s.created_at, 'updated_at', s.updated_at)"
+)
+
+
+def sources(params, base, base_url):
+    """Sources by name with each one's citation count, read from the counts the database keeps."""
+    limit, offset = page_bounds(params)
+    args = {"base": base, "limit": limit, "offset": offset}
+    sql = (
+        "WITH page AS (SELECT * FROM events_source s ORDER BY s.name, s.id LIMIT %(limit)s OFFSET %(offset)s) "
+        f"SELECT {count_sql('events_source', 's', 'TRUE')}, "
+        f"COALESCE(json_agg({SOURCE_OBJECT} ORDER BY s.name, s.id), '[]'::json)::text FROM page s"
+    )
+    return list_page(sql, args, base_url, params, limit, offset)
+
+
 DETAIL = re.compile(r"^/api/events/(\d+)/$")
 
 
@@ -254,6 +275,8 @@ def application(environ, start_response):
             body = events(params, base, f"http://{host}{path}")
         elif path == "/api/casualty-reports/":
             body = casualty_reports(params, base, f"http://{host}{path}")
+        elif path == "/api/sources/":
+            body = sources(params, base, f"http://{host}{path}")
         elif match := DETAIL.match(path):
             body = event(int(match.group(1)), base)
         else:

@@ -26,7 +26,7 @@
    reports of a unit and its sub-units; d detail; e ``q`` text search; f deep page
    (offset 500,000, or half the events) — and ``f-cursor``, as deep, when the API has a cursor
    mode; u unfiltered first pages; g streamed CSV export of 100,000 rows (one download:
-   rows/s and the worker's RSS).
+   rows/s and the worker's RSS); k and m consensus; s the sources list with citation counts.
 5. Report: a markdown table per target and scenario, ratios to each baseline, the CSV table,
    the plans' key lines; everything also in ``--out`` (default bench/results/<time>/).
 """
@@ -76,9 +76,10 @@ SCENARIOS = {
     "g": "CSV export (streamed)",
     "k": "consensus: country + category, a page of subjects",
     "m": "consensus: monthly series over four years, a country's own figures",
+    "s": "sources: pages by name, each source with its citation count",
 }
 TARGETS = ["ours-pg", "bare-pg", "ours-sqlite", "datasette-1", "datasette-n"]
-BARE_SCENARIOS = {"a", "b", "w", "c", "d", "e", "e-medium", "e-rare", "f", "u"}
+BARE_SCENARIOS = {"a", "b", "w", "c", "d", "e", "e-medium", "e-rare", "f", "u", "s"}
 EXPLAINED = ("a", "b", "w", "n", "c", "u", "e", "e-medium", "e-rare", "e-relevance", "f")
 SEARCHES = {"e": "common", "e-medium": "medium", "e-rare": "rare"}
 # p95 at one client, ms: (scenario, what it is, target).
@@ -91,6 +92,7 @@ SINGLE_CLIENT_TARGETS = (
     ("b", "2° bounding box", 30),
     ("w", "20° bounding box", 30),
     ("n", "within 50 km, nearest first", 30),
+    ("s", "sources list with citation counts", 100),
 )
 
 
@@ -128,7 +130,7 @@ def arguments(argv=None):
     )  # fmt: skip
     parser.add_argument("--sqlite", type=Path, default=None, help="SQLite file (default bench/data/<db>.sqlite3).")
     parser.add_argument("--targets", default=",".join(TARGETS), help=f"Comma list of {', '.join(TARGETS)}.")
-    default_scenarios = "a,b,w,n,c,d,e,e-medium,e-rare,e-relevance,f,u,g,k,m"
+    default_scenarios = "a,b,w,n,c,d,e,e-medium,e-rare,e-relevance,f,u,g,k,m,s"
     parser.add_argument("--scenarios", default=default_scenarios, help=f"Comma list (default {default_scenarios}).")
     parser.add_argument(
         "--import-rows", type=int, default=100_000,
@@ -285,6 +287,7 @@ def our_paths(p, n):
             f"&interval=month&date_from=2021-01-01&date_to=2024-12-31"
             for c, k in p["consensus"]
         ],
+        "s": [f"/api/sources/?limit={n}&offset={o * n}" for o in range(10)],
     }
 
 
