@@ -545,12 +545,7 @@ class SpreadsheetMixin(ImportExportMixin):
 @admin.register(Source)
 class SourceAdmin(SpreadsheetMixin, CitationCountMixin, TimestampedAdmin):
     resource_classes = [resources.SourceResource]
-    citation_subject = "source"
     list_display = ("name", "kind", "country", "reliability", "party", "citation_count")
-
-    def citation_count_expression(self):
-        return CitationCount()  # a source may have millions: its count is kept (events/counts.py)
-
     list_filter = ("kind", "reliability", "party", ("country", CountryFilter))
     search_fields = ("name", "slug", "aliases", "description")
     prepopulated_fields = {"slug": ("name",)}
@@ -574,6 +569,9 @@ class SourceAdmin(SpreadsheetMixin, CitationCountMixin, TimestampedAdmin):
     )
     deleted_list_display = ("name", "slug", "kind")
     deleted_search_fields = ("name", "slug")
+
+    def citation_count_expression(self):
+        return CitationCount()  # a source may have millions: its count is kept (events/counts.py)
 
 
 @admin.register(Unit)

@@ -69,8 +69,9 @@ POSTGRES_CHANGES = (
     (
         "update",
         "OLD TABLE AS old_rows NEW TABLE AS new_rows",
-        "SELECT o.source_id, -1 FROM old_rows o JOIN new_rows n USING (id) WHERE o.source_id <> n.source_id "
-        "UNION ALL SELECT n.source_id, 1 FROM old_rows o JOIN new_rows n USING (id) WHERE o.source_id <> n.source_id",
+        "SELECT moved.source_id, moved.change FROM old_rows o JOIN new_rows n USING (id) "
+        "CROSS JOIN LATERAL (VALUES (o.source_id, -1), (n.source_id, 1)) AS moved (source_id, change) "
+        "WHERE o.source_id <> n.source_id",
     ),
 )
 

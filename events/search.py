@@ -196,25 +196,26 @@ class Matches(SearchExpression):
         table, pk = self.fts_table, self.column(compiler, "id")
         conditions, params = [], []
         if positive:
-            matches = f"SELECT rowid FROM {table} WHERE {table} MATCH %s"
-            form = "IN"
-            how = reading(compiler.query)
-            if how == "ordered":
-                found = share(connection, table, positive, self.ORDERED, fewest=self.FEWEST)
-                form = "EXISTS" if found >= self.ORDERED else "+IN" if found and found >= self.WALKED else "IN"
-            elif how == "unordered" and share(connection, table, positive, self.UNORDERED, fewest=self.FEWEST) >= (
-                self.UNORDERED
-            ):
-                form = "EXISTS"
+            form = self.form(connection, table, positive, reading(compiler.query))
             if form == "EXISTS":
                 conditions.append(f"EXISTS (SELECT 1 FROM {table} WHERE {table} MATCH %s AND rowid = {pk})")
             else:
-                conditions.append(f"{'+' if form == '+IN' else ''}{pk} IN ({matches})")
+                walked = form.removesuffix("IN")  # "+" or ""
+                conditions.append(f"{walked}{pk} IN (SELECT rowid FROM {table} WHERE {table} MATCH %s)")
             params.append(positive)
         if negative:
             conditions.append(f"{pk} NOT IN (SELECT rowid FROM {table} WHERE {table} MATCH %s)")
             params.append(negative)
         return " AND ".join(conditions), params
+
+    def form(self, connection, table: str, match: str, how: str) -> str:
+        """``EXISTS``, ``+IN`` (the order walked against the matches) or ``IN``, for rows read as ``how``."""
+        if how == "ordered":
+            found = share(connection, table, match, self.ORDERED, fewest=self.FEWEST)
+            return "EXISTS" if found >= self.ORDERED else "+IN" if found and found >= self.WALKED else "IN"
+        if how == "unordered" and share(connection, table, match, self.UNORDERED, fewest=self.FEWEST) >= self.UNORDERED:
+            return "EXISTS"
+        return "IN"
 
 
 # (database alias, FTS5 table, MATCH text, the table's size, FEWEST, how far it was counted) -> matches

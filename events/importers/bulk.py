@@ -267,7 +267,7 @@ class BulkWriter:
         They are kept in the database, not in memory, so that memory does not grow with the file.
         """
         found = {}
-        with transaction.atomic(using=self.connection.alias), self.connection.cursor() as cursor:
+        with transaction.atomic(using=self.connection.alias, savepoint=False), self.connection.cursor() as cursor:
             # The table has no statistics (PostgreSQL never analyses a TEMP table by itself):
             # read through its key, not by comparing each of its rows with the whole list.
             self.db.read_by_key(cursor)
