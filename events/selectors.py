@@ -8,7 +8,6 @@ from django.db.models import (
     Case,
     CharField,
     Count,
-    Exists,
     Func,
     IntegerField,
     Min,
@@ -21,6 +20,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Least, TruncDate
 
 from . import choices
+from .known import KnownBy, KnownOrder
 from .models import CasualtyReport, CasualtyReportLink, Citation, Event, EventLink, EventUnit, Unit
 
 
@@ -158,10 +158,9 @@ def _lowest(queryset, group_field, rank):
 
 
 def known_claims(queryset, *, known_at: datetime.date):
-    """Claims whose earliest citation was published (or recorded) on or before ``known_at``."""
-    subject_field, _ = _claim_parts(queryset.model)
-    known = Citation.objects.filter(**{subject_field: OuterRef("pk")}).alias(known_on=known_on())
-    return queryset.filter(Exists(known.filter(known_on__lte=known_at)))
+    """Claims whose earliest citation was published (or recorded) on or before ``known_at``
+    (the day kept for each claim: ``events.known``)."""
+    return queryset.filter(KnownBy(known_at))
 
 
 def citations_prefetch(*, known_at: datetime.date | None = None) -> Prefetch:
@@ -200,6 +199,9 @@ def casualty_report_list(*, known_at: datetime.date | None = None):
 def as_known_at(queryset, *, known_at: datetime.date):
     """Narrow a claim list to what was known on ``known_at``, with statuses and citations as of then."""
     prefetches = event_prefetches if queryset.model is Event else casualty_report_prefetches
+    if queryset.model is CasualtyReport and queryset.query.default_ordering and not queryset.query.order_by:
+        # The default order, by the key whose index holds the claims known by then in one range.
+        queryset = queryset.order_by(KnownOrder().desc(), "-pk")
     return (
         known_claims(queryset, known_at=known_at)
         .annotate(claim_status=claim_status(queryset.model, known_at=known_at))

@@ -37,7 +37,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.core.management.color import no_style
 from django.db import connection, transaction
 
-from events import choices, counts, search
+from events import choices, counts, known, search
 from events.models import CasualtyReport, CasualtyReportLink, Citation, Event, EventLink, EventUnit, Source, Unit
 
 # Country, weight, rough bounding box (min_lon, min_lat, max_lon, max_lat), first-level regions, places.
@@ -926,7 +926,11 @@ class PostgresLoader:
                 cursor.execute(definition)
             for table in self.tables:
                 cursor.execute(f'ALTER TABLE "{table}" ENABLE TRIGGER USER')
-            for statement in search.rebuild_sql("postgresql") + counts.rebuild_sql("postgresql"):
+            # Each record's search document (clearing it makes the trigger compute it, as
+            # search.rebuild_sql does) and its day of first citation, in one pass over each table.
+            for statement in known.rebuild_sql("postgresql", also="search_vector = NULL") + counts.rebuild_sql(
+                "postgresql"
+            ):
                 cursor.execute(statement)
             for _table, _name, definition in others:
                 cursor.execute(definition)
@@ -987,7 +991,7 @@ class SQLiteLoader:
         with connection.cursor() as cursor:
             for _name, sql in self.saved_indexes:
                 cursor.execute(sql)
-            for statement in search.rebuild_sql("sqlite") + counts.rebuild_sql("sqlite"):
+            for statement in search.rebuild_sql("sqlite") + counts.rebuild_sql("sqlite") + known.rebuild_sql("sqlite"):
                 cursor.execute(statement)
             for _name, sql in self.saved_triggers:
                 cursor.execute(sql)
