@@ -1,6 +1,7 @@
 """The admin staff curate with: every page renders, lists cost a fixed number of queries,
 search and autocomplete find records, and forms save inlines or show the models' errors."""
 
+import datetime
 from http import HTTPStatus
 
 import pytest
@@ -140,6 +141,74 @@ def test_changelist_queries_do_not_grow_with_rows(staff_client, model):
         second = staff_client.get(url)
     assert second.context["cl"].result_count >= first.context["cl"].result_count + 29
     assert len(many_rows) == len(one_row), "\n".join(query["sql"] for query in many_rows.captured_queries)
+
+
+@pytest.mark.parametrize("model", [Event, CasualtyReport, Citation, Source], ids=model_id)
+def test_a_long_changelist_is_counted_no_further_than_the_api_counts(staff_client, monkeypatch, model):
+    """Past the exact limit the count is the database's estimate (SQLite: a lower bound), and the
+    page says so; below it, exact. No query counts the whole table."""
+    from events.api import pagination
+
+    monkeypatch.setattr(pagination, "EXACT_COUNT_LIMIT", 3)
+    make_row, url = ROW_MAKERS[model], admin_url(model, "changelist")
+    for _ in range(3):
+        make_row()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:  # the estimate of an unfiltered list: the table's statistics
+            cursor.execute(f"ANALYZE {model._meta.db_table}")
+    response = staff_client.get(url)
+    plural = model._meta.verbose_name_plural
+    assert response.context["cl"].result_count == model.objects.count()
+    assert f"\n3 {plural}".encode() in response.content
+    for _ in range(3):
+        make_row()
+    with CaptureQueriesContext(connection) as queries:
+        response = staff_client.get(url)
+    assert response.status_code == HTTPStatus.OK
+    changelist = response.context["cl"]
+    assert changelist.paginator.count_exact is False
+    assert changelist.result_count >= 4
+    assert f"about {changelist.result_count} {plural}".encode() in response.content
+    counts = [query["sql"] for query in queries.captured_queries if query["sql"].upper().startswith("SELECT COUNT(*)")]
+    assert counts and all("LIMIT 4" in sql for sql in counts), counts
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"start_date__year": "2021"},
+        {"start_date__year": "2021", "start_date__month": "3"},
+        {"start_date__year": "2021", "start_date__month": "3", "start_date__day": "7"},
+        {"country": "UA"},
+        {"country": "SY"},
+        {"q": "bridge"},
+        {"country": "YE"},  # no events: no choices
+    ],
+)
+def test_the_date_drilldown_offers_what_djangos_would(staff_client, params):
+    """Probed by index, the years, months and days offered are those Django's scan finds."""
+    from django.contrib.admin.templatetags.admin_list import date_hierarchy
+
+    from events.templatetags.events_admin import probed_date_hierarchy
+
+    for day, country, title in [
+        ("2021-03-05", "UA", "Bridge"),
+        ("2021-03-07", "UA", "Depot"),
+        ("2021-11-30", "SY", "Bridge"),
+        ("2023-01-02", "UA", "Convoy"),
+        ("2024-12-31", "SY", "Bridge"),
+        ("2024-02-29", "SY", "Depot"),
+    ]:
+        make_event(start_date=datetime.date.fromisoformat(day), country=country, title=title)
+    response = staff_client.get(admin_url(Event, "changelist"), params)
+    assert response.status_code == HTTPStatus.OK
+    changelist = response.context["cl"]
+    probed, djangos = probed_date_hierarchy(changelist), date_hierarchy(changelist)
+    assert probed == djangos
+    for choice in probed["choices"]:
+        if "link" in choice:
+            assert choice["link"].replace("&", "&amp;").encode() in response.content
 
 
 @pytest.mark.django_db
