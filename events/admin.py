@@ -49,7 +49,7 @@ from .models import (
     Unit,
     figure_range,
 )
-from .selectors import citation_count, claim_status, unit_subtree_ids
+from .selectors import citation_count, claim_status, distinct_values, unit_subtree_ids
 from .services import LINKS, RestoreError, restore_deleted
 
 admin.site.site_header = "OSINT conflict events"
@@ -103,6 +103,17 @@ class EventWithinFilter(WithinUnitFilter):
 class CasualtyReportWithinFilter(WithinUnitFilter):
     def condition(self, subtree_ids):
         return Q(unit_id__in=subtree_ids)
+
+
+class IndexedCountryFilter(CountryFilter):
+    """django-countries' filter, offering the countries the records have, read along the
+    country's index (``distinct_values``) rather than by a scan of the whole table."""
+
+    def lookup_choices(self, changelist):
+        codes = set(distinct_values(changelist.model, self.field_path))
+        for code, name in self.field.get_choices(include_blank=False):
+            if code in codes:
+                yield code, name
 
 
 class CitationCountMixin:
@@ -600,7 +611,7 @@ class SpreadsheetMixin(ImportExportMixin):
 class SourceAdmin(SpreadsheetMixin, CitationCountMixin, TimestampedAdmin):
     resource_classes = [resources.SourceResource]
     list_display = ("name", "kind", "country_name", "reliability", "party", "citation_count")
-    list_filter = ("kind", "reliability", "party", ("country", CountryFilter))
+    list_filter = ("kind", "reliability", "party", ("country", IndexedCountryFilter))
     search_fields = ("name", "slug", "aliases", "description")
     prepopulated_fields = {"slug": ("name",)}
     fieldsets = (
@@ -632,7 +643,7 @@ class SourceAdmin(SpreadsheetMixin, CitationCountMixin, TimestampedAdmin):
 class UnitAdmin(SpreadsheetMixin, ConsensusChartMixin, TimestampedAdmin):
     resource_classes = [resources.UnitResource]
     list_display = ("name", "echelon", "country_name", "parent", "status", "strength")
-    list_filter = ("echelon", "status", ("country", CountryFilter), UnitWithinFilter)
+    list_filter = ("echelon", "status", ("country", IndexedCountryFilter), UnitWithinFilter)
     list_select_related = ("parent",)
     search_fields = ("name", "aliases", "branch")
     autocomplete_fields = ("parent",)
@@ -672,7 +683,7 @@ class EventAdmin(SpreadsheetMixin, FullTextSearchMixin, ClaimAdminMixin, Citatio
         "type",
         "date_precision",
         "expected",
-        ("country", CountryFilter),
+        ("country", IndexedCountryFilter),
         "location_precision",
         EventWithinFilter,
     )
@@ -726,7 +737,7 @@ class CasualtyReportAdmin(
         "kind",
         "credibility",
         "date_precision",
-        ("country", CountryFilter),
+        ("country", IndexedCountryFilter),
         CasualtyReportWithinFilter,
     )
     list_select_related = ("unit", "event")

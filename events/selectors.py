@@ -68,6 +68,27 @@ def unit_subtree_ids(*unit_ids: int) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
+def distinct_values(model, field_name: str) -> list:
+    """The distinct non-null values of a column, in order, read along an index that begins with it.
+
+    A ``SELECT DISTINCT`` reads the whole table (over half a second for the countries of three
+    million casualty reports). This recursive query skips from each value to the next one
+    with one index lookup apiece, so it costs as many lookups as there are values.
+    """
+    table = connection.ops.quote_name(model._meta.db_table)
+    column = connection.ops.quote_name(model._meta.get_field(field_name).column)
+    sql = (
+        f"WITH RECURSIVE found(value) AS ("
+        f"SELECT min({column}) FROM {table} "
+        f"UNION ALL SELECT (SELECT min({column}) FROM {table} WHERE {column} > found.value) "
+        f"FROM found WHERE found.value IS NOT NULL"
+        f") SELECT value FROM found WHERE value IS NOT NULL"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return [row[0] for row in cursor.fetchall()]
+
+
 def known_on(date_field: str = "published_date"):
     """The day something became known: its publication date, else the day it was recorded."""
     return Coalesce(date_field, TruncDate("created_at"))
