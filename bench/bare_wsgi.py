@@ -8,9 +8,14 @@ json_build_object / json_agg, in the same shape as the API (``count``, ``next``,
 
 It understands the subset of the API the benchmark uses:
 
-- ``/api/events/?country=&date_from=&date_to=&bbox=&q=&limit=&offset=``
+- ``/api/events/?country=&date_from=&date_to=&bbox=&q=&known_at=&limit=&offset=``
 - ``/api/events/<id>/``
-- ``/api/casualty-reports/?unit=&limit=&offset=`` (the unit and all units under it)
+- ``/api/casualty-reports/?unit=&known_at=&limit=&offset=`` (the unit and all units under it)
+- ``/api/sources/?limit=&offset=``
+
+``known_at`` is the API's time travel: only the claims known by that day (the day the database
+keeps in ``known_since``, with the API's condition: see ``known_by``), each with only the
+citations known by then and the status those citations and the links known by then give it.
 
 ``count`` follows the API's rule closely: exact up to 1,000 rows; past that the table's
 estimate (``pg_class.reltuples``) for an unfiltered list and 1,001 for a filtered one.
@@ -22,6 +27,7 @@ Anything else is a 404. Serve it like the service:
         gunicorn --pythonpath bench bare_wsgi:application --workers 2 --bind 127.0.0.1:8001
 """
 
+import datetime
 import json
 import os
 import re
@@ -40,17 +46,29 @@ def connection():
     return _connection
 
 
-def status_sql(link_table, subject_column, alias):
+def known_on(alias):
+    """The day the citation or link ``alias`` became known, as the API reckons it
+    (events.known.known_on): its publication date, else the day it was recorded (UTC)."""
+    return f"coalesce({alias}.published_date, ({alias}.created_at AT TIME ZONE 'UTC')::date)"
+
+
+def known_only(alias, known):
+    """The condition keeping the citations or links ``alias`` known by ``known_at``, if ``known``."""
+    return f" AND {known_on(alias)} <= %(known_at)s" if known else ""
+
+
+def status_sql(link_table, subject_column, alias, known=False):
     """The claim status of ``alias``, as in events.selectors.claim_status: the lowest rank of its
-    links and citations (1 retracted, 2 superseded, 3 disputed, 4 confirmed, else claimed)."""
+    links and citations (1 retracted, 2 superseded, 3 disputed, 4 confirmed, else claimed); with
+    ``known``, of those known by ``known_at``."""
     link_rank = (
         "(SELECT min(CASE l.relation WHEN 'retracts' THEN 1 WHEN 'supersedes' THEN 2 WHEN 'revises' THEN 2 "
         f"WHEN 'disputes' THEN 3 WHEN 'confirms' THEN 4 ELSE 5 END) FROM {link_table} l "
-        f"WHERE l.to_claim_id = {alias}.id)"
+        f"WHERE l.to_claim_id = {alias}.id{known_only('l', known)})"
     )
     citation_rank = (
         "(SELECT min(CASE c.role WHEN 'disputed_by' THEN 3 WHEN 'confirmed_by' THEN 4 ELSE 5 END) "
-        f"FROM events_citation c WHERE c.{subject_column} = {alias}.id)"
+        f"FROM events_citation c WHERE c.{subject_column} = {alias}.id{known_only('c', known)})"
     )
     return (
         f"CASE LEAST({link_rank}, {citation_rank}) WHEN 1 THEN 'retracted' WHEN 2 THEN 'superseded' "
@@ -58,15 +76,15 @@ def status_sql(link_table, subject_column, alias):
     )
 
 
-def citations_sql(subject_column, alias):
+def citations_sql(subject_column, alias, known=False):
     return (
         "COALESCE((SELECT json_agg(json_build_object("
         "'id', c.id, 'source', json_build_object('id', s.id, 'url', %(base)s || 'sources/' || s.id || '/', "
         "'name', s.name, 'slug', s.slug, 'kind', s.kind, 'country', s.country, 'reliability', s.reliability), "
         "'role', c.role, 'url', c.url, 'title', c.title, 'published_date', c.published_date, "
         "'accessed_date', c.accessed_date, 'archive_url', c.archive_url, 'quote', c.quote) ORDER BY c.id) "
-        f"FROM events_citation c JOIN events_source s ON s.id = c.source_id WHERE c.{subject_column} = {alias}.id), "
-        "'[]'::json)"
+        "FROM events_citation c JOIN events_source s ON s.id = c.source_id "
+        f"WHERE c.{subject_column} = {alias}.id{known_only('c', known)}), '[]'::json)"
     )
 
 
@@ -77,36 +95,49 @@ def unit_brief(alias):
     )
 
 
-EVENT_OBJECT = (
-    "json_build_object("
-    "'id', e.id, 'url', %(base)s || 'events/' || e.id || '/', 'title', e.title, 'description', e.description, "
-    "'type', e.type, 'start_date', e.start_date, 'end_date', e.end_date, 'date_precision', e.date_precision, "
-    "'date_text', e.date_text, 'expected', e.expected, 'place_name', e.place_name, 'admin1', e.admin1, "
-    "'country', e.country, 'latitude', e.latitude, 'longitude', e.longitude, "
-    "'location_precision', e.location_precision, 'personnel_low', e.personnel_low, "
-    "'personnel_best', e.personnel_best, 'personnel_high', e.personnel_high, "
-    "'units', COALESCE((SELECT json_agg(json_build_object('id', eu.id, 'unit', " + unit_brief("u") + ", "
-    "'role', eu.role) ORDER BY eu.id) FROM events_eventunit eu JOIN events_unit u ON u.id = eu.unit_id "
-    "WHERE eu.event_id = e.id), '[]'::json), "
-    "'citations', " + citations_sql("event_id", "e") + ", "
-    "'status', " + status_sql("events_eventlink", "event_id", "e") + ", "
-    "'external_id', e.external_id, 'created_at', e.created_at, 'updated_at', e.updated_at)"
-)
+def event_object(known=False):
+    """An event as the API shows it, in SQL; with ``known``, as it was known on ``known_at``."""
+    return (
+        "json_build_object("
+        "'id', e.id, 'url', %(base)s || 'events/' || e.id || '/', 'title', e.title, 'description', e.description, "
+        "'type', e.type, 'start_date', e.start_date, 'end_date', e.end_date, 'date_precision', e.date_precision, "
+        "'date_text', e.date_text, 'expected', e.expected, 'place_name', e.place_name, 'admin1', e.admin1, "
+        "'country', e.country, 'latitude', e.latitude, 'longitude', e.longitude, "
+        "'location_precision', e.location_precision, 'personnel_low', e.personnel_low, "
+        "'personnel_best', e.personnel_best, 'personnel_high', e.personnel_high, "
+        "'units', COALESCE((SELECT json_agg(json_build_object('id', eu.id, 'unit', " + unit_brief("u") + ", "
+        "'role', eu.role) ORDER BY eu.id) FROM events_eventunit eu JOIN events_unit u ON u.id = eu.unit_id "
+        "WHERE eu.event_id = e.id), '[]'::json), "
+        "'citations', " + citations_sql("event_id", "e", known) + ", "
+        "'status', " + status_sql("events_eventlink", "event_id", "e", known) + ", "
+        "'external_id', e.external_id, 'created_at', e.created_at, 'updated_at', e.updated_at)"
+    )
 
-REPORT_OBJECT = (
-    "json_build_object("
-    "'id', r.id, 'url', %(base)s || 'casualty-reports/' || r.id || '/', 'country', r.country, "
-    "'unit', CASE WHEN u.id IS NULL THEN NULL ELSE " + unit_brief("u") + " END, "
-    "'event', CASE WHEN ev.id IS NULL THEN NULL ELSE json_build_object('id', ev.id, "
-    "'url', %(base)s || 'events/' || ev.id || '/', 'title', ev.title, 'type', ev.type, "
-    "'start_date', ev.start_date, 'end_date', ev.end_date) END, "
-    "'category', r.category, 'low', r.low, 'best', r.best, 'high', r.high, 'kind', r.kind, "
-    "'as_of_date', r.as_of_date, 'period_start', r.period_start, 'horizon_date', r.horizon_date, "
-    "'date_precision', r.date_precision, 'date_text', r.date_text, 'credibility', r.credibility, "
-    "'description', r.description, 'citations', " + citations_sql("casualty_report_id", "r") + ", "
-    "'status', " + status_sql("events_casualtyreportlink", "casualty_report_id", "r") + ", "
-    "'external_id', r.external_id, 'created_at', r.created_at, 'updated_at', r.updated_at)"
-)
+
+def report_object(known=False):
+    """A casualty report as the API shows it, in SQL; with ``known``, as it was known on ``known_at``."""
+    return (
+        "json_build_object("
+        "'id', r.id, 'url', %(base)s || 'casualty-reports/' || r.id || '/', 'country', r.country, "
+        "'unit', CASE WHEN u.id IS NULL THEN NULL ELSE " + unit_brief("u") + " END, "
+        "'event', CASE WHEN ev.id IS NULL THEN NULL ELSE json_build_object('id', ev.id, "
+        "'url', %(base)s || 'events/' || ev.id || '/', 'title', ev.title, 'type', ev.type, "
+        "'start_date', ev.start_date, 'end_date', ev.end_date) END, "
+        "'category', r.category, 'low', r.low, 'best', r.best, 'high', r.high, 'kind', r.kind, "
+        "'as_of_date', r.as_of_date, 'period_start', r.period_start, 'horizon_date', r.horizon_date, "
+        "'date_precision', r.date_precision, 'date_text', r.date_text, 'credibility', r.credibility, "
+        "'description', r.description, 'citations', " + citations_sql("casualty_report_id", "r", known) + ", "
+        "'status', " + status_sql("events_casualtyreportlink", "casualty_report_id", "r", known) + ", "
+        "'external_id', r.external_id, 'created_at', r.created_at, 'updated_at', r.updated_at)"
+    )
+
+
+# As shown in a plain list and in a known_at list.
+EVENT_OBJECTS = {False: event_object(), True: event_object(known=True)}
+REPORT_OBJECTS = {False: report_object(), True: report_object(known=True)}
+# The key of a known_at list of casualty reports, in the same order as the default one (an undated
+# report last), as the API sorts it: an index holds it (events.known).
+REPORT_KNOWN_KEY = "coalesce(r.as_of_date, '0001-01-01')"
 
 # The unit and its sub-units as an array computed first (an InitPlan), so that the planner
 # probes the unit_id index with = ANY(...) instead of hash-joining a CTE it cannot estimate
@@ -135,6 +166,29 @@ class BadRequest(Exception):
     pass
 
 
+def known_day(params):
+    """The day of ``known_at``, or None without it."""
+    if "known_at" not in params:
+        return None
+    try:
+        return datetime.date.fromisoformat(params["known_at"])
+    except ValueError:
+        raise BadRequest("known_at") from None
+
+
+def known_by(table, alias, date, key):
+    """The API's condition for a claim known by ``known_at`` (events.known.KnownBy): its kept day
+    on or before it, and its list's order key (``key``, from the column ``date``) no later than
+    the latest date such a claim can have: the day itself, or the latest date of the claims known
+    before their own date (a partial index holds them; the OFFSET keeps PostgreSQL from
+    rewriting the max into a walk down the dates' index)."""
+    early = f"SELECT {date} AS day FROM {table} WHERE known_since < {date} AND known_since <= %(known_at)s OFFSET 0"
+    return (
+        f"{alias}.known_since <= %(known_at)s "
+        f"AND {key} <= greatest(%(known_at)s::date, (SELECT max(day) FROM ({early}) AS early))"
+    )
+
+
 def event_filters(params):
     where, args = [], {}
     if "country" in params:
@@ -159,6 +213,9 @@ def event_filters(params):
         # The same full-text index as the service (events/search.py); one word is one term.
         args["q"] = params["q"].strip()
         where.append("e.search_vector @@ websearch_to_tsquery('osint_search', %(q)s)")
+    if (day := known_day(params)) is not None:
+        args["known_at"] = day
+        where.append(known_by("events_event", "e", "start_date", "e.start_date"))
     return " AND ".join(where) or "TRUE", args
 
 
@@ -203,14 +260,16 @@ def events(params, base, base_url):
         f"WITH page AS (SELECT * FROM events_event e WHERE {where} "
         "ORDER BY e.start_date DESC, e.id DESC LIMIT %(limit)s OFFSET %(offset)s) "
         f"SELECT {count_sql('events_event', 'e', where)}, "
-        f"COALESCE(json_agg({EVENT_OBJECT} ORDER BY e.start_date DESC, e.id DESC), '[]'::json)::text FROM page e"
+        f"COALESCE(json_agg({EVENT_OBJECTS['known_at' in args]} ORDER BY e.start_date DESC, e.id DESC), "
+        "'[]'::json)::text FROM page e"
     )
     return list_page(sql, args, base_url, params, limit, offset)
 
 
 def event(pk, base):
     with connection().cursor() as cursor:
-        cursor.execute(f"SELECT {EVENT_OBJECT}::text FROM events_event e WHERE e.id = %(pk)s", {"pk": pk, "base": base})
+        sql = f"SELECT {EVENT_OBJECTS[False]}::text FROM events_event e WHERE e.id = %(pk)s"
+        cursor.execute(sql, {"pk": pk, "base": base})
         row = cursor.fetchone()
     return None if row is None else row[0].encode()
 
@@ -218,24 +277,31 @@ def event(pk, base):
 def casualty_reports(params, base, base_url):
     limit, offset = page_bounds(params)
     args = {"base": base, "limit": limit, "offset": offset}
+    day = known_day(params)
+    where, order = [], "r.as_of_date DESC NULLS LAST"
     if "unit" in params:
         try:
             args["unit"] = int(params["unit"])
         except ValueError:
             raise BadRequest("unit") from None
-        where = f"r.unit_id = ANY({SUBTREE_IDS})"
+        where.append(f"r.unit_id = ANY({SUBTREE_IDS})")
         # The planner cannot see the subtree's ids and would walk the whole table in date order
         # hoping to meet them soon; "+ 0" keeps it from that index (the API passes the ids).
-        as_of = "r.as_of_date + 0"
-    else:
-        where, as_of = "TRUE", "r.as_of_date"
+        order = "r.as_of_date + 0 DESC NULLS LAST"
+    elif day is not None:
+        order = f"{REPORT_KNOWN_KEY} DESC"
+    if day is not None:
+        args["known_at"] = day
+        where.append(known_by("events_casualtyreport", "r", "as_of_date", REPORT_KNOWN_KEY))
+    where = " AND ".join(where) or "TRUE"
     sql = (
         f"WITH page AS (SELECT * FROM events_casualtyreport r WHERE {where} "
-        f"ORDER BY {as_of} DESC NULLS LAST, r.id DESC LIMIT %(limit)s OFFSET %(offset)s) "
+        f"ORDER BY {order}, r.id DESC LIMIT %(limit)s OFFSET %(offset)s) "
     )
     sql += (
         f"SELECT {count_sql('events_casualtyreport', 'r', where)}, "
-        f"COALESCE(json_agg({REPORT_OBJECT} ORDER BY r.as_of_date DESC NULLS LAST, r.id DESC), '[]'::json)::text "
+        f"COALESCE(json_agg({REPORT_OBJECTS[day is not None]} ORDER BY r.as_of_date DESC NULLS LAST, r.id DESC), "
+        "'[]'::json)::text "
         "FROM page r LEFT JOIN events_unit u ON u.id = r.unit_id LEFT JOIN events_event ev ON ev.id = r.event_id"
     )
     return list_page(sql, args, base_url, params, limit, offset)

@@ -3,6 +3,10 @@
 Both run ``connections`` clients in a closed loop for ``duration`` seconds, cycling through a list
 of request paths, and report requests, requests/s, p50/p95/p99/max latency in ms and errors
 (non-2xx answers and socket errors). Every run is bounded in time.
+
+``headers`` (e.g. a session's ``Cookie``) go with every request. wrk counts answers of 400 and
+above as errors; a run with headers counts redirects as errors too, since that is how a
+session that does not log in is answered (a 302 to the login page).
 """
 
 import asyncio
@@ -31,13 +35,14 @@ def wrk_available():
     return shutil.which("wrk") is not None
 
 
-def run_wrk(base_url, paths, *, connections, duration, threads=2):
+def run_wrk(base_url, paths, *, connections, duration, threads=2, headers=None):
     threads = max(1, min(threads, connections))
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
         listing.write("\n".join(paths) + "\n")
     command = [
         "wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "--timeout", "60s",
-        "-s", str(HERE / "wrk_paths.lua"), base_url, "--", listing.name,
+        *(option for name, value in (headers or {}).items() for option in ("-H", f"{name}: {value}")),
+        "-s", str(HERE / "wrk_paths.lua"), base_url, "--", listing.name, *(["redirects"] if headers else []),
     ]  # fmt: skip
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=duration + 90, check=False)
@@ -62,7 +67,7 @@ def run_wrk(base_url, paths, *, connections, duration, threads=2):
         "p99": raw["p99_us"] / 1000,
         "max": raw["max_us"] / 1000,
         "errors": errors,
-        "non_2xx": raw["errors_status"],
+        "non_2xx": raw["errors_status"] + raw.get("errors_redirect", 0),
         "bytes": raw["bytes"],
     }
 
@@ -81,11 +86,14 @@ class _Connection:
                 pass
         self.reader = self.writer = None
 
-    async def get(self, path):
+    async def get(self, path, headers=None):
         """(status, body length); reconnects when the server closed the connection."""
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nAccept: */*\r\n\r\n".encode())
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+        self.writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nAccept: */*\r\n{extra}\r\n".encode()
+        )
         await self.writer.drain()
         head = await self.reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
@@ -114,7 +122,7 @@ class _Connection:
         return status, size
 
 
-async def _closed_loop(base_url, paths, connections, duration):
+async def _closed_loop(base_url, paths, connections, duration, headers=None):
     parts = urlsplit(base_url)
     deadline = time.monotonic() + duration
     latencies, errors, non_2xx, total_bytes = [], [0], [0], [0]
@@ -126,7 +134,7 @@ async def _closed_loop(base_url, paths, connections, duration):
             index = (index + 1) % len(paths)
             started = time.perf_counter()
             try:
-                status, size = await asyncio.wait_for(connection.get(paths[index]), timeout=60)
+                status, size = await asyncio.wait_for(connection.get(paths[index], headers), timeout=60)
             except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
                 errors[0] += 1
                 await connection.close()
@@ -142,8 +150,10 @@ async def _closed_loop(base_url, paths, connections, duration):
     return latencies, time.monotonic() - started, errors[0] + non_2xx[0], non_2xx[0], total_bytes[0]
 
 
-def run_python(base_url, paths, *, connections, duration, threads=None):
-    latencies, seconds, errors, non_2xx, total_bytes = asyncio.run(_closed_loop(base_url, paths, connections, duration))
+def run_python(base_url, paths, *, connections, duration, threads=None, headers=None):
+    latencies, seconds, errors, non_2xx, total_bytes = asyncio.run(
+        _closed_loop(base_url, paths, connections, duration, headers)
+    )
     values = sorted(latencies)
     return {
         "client": "python",
@@ -160,10 +170,10 @@ def run_python(base_url, paths, *, connections, duration, threads=None):
     }
 
 
-def run_load(base_url, paths, *, connections, duration, client="auto", threads=2):
+def run_load(base_url, paths, *, connections, duration, client="auto", threads=2, headers=None):
     if client == "wrk" or (client == "auto" and wrk_available()):
-        return run_wrk(base_url, paths, connections=connections, duration=duration, threads=threads)
-    return run_python(base_url, paths, connections=connections, duration=duration)
+        return run_wrk(base_url, paths, connections=connections, duration=duration, threads=threads, headers=headers)
+    return run_python(base_url, paths, connections=connections, duration=duration, headers=headers)
 
 
 def rss_kib(pid, field="VmRSS"):

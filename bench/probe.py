@@ -3,8 +3,13 @@
 python bench/probe.py params --seed 1           # JSON: the parameters the scenarios draw from
 python bench/probe.py queries urls.json plans.txt
     # for each scenario's first URL: the number of SQL queries the API runs (through the Django
-    # test client, in process) and, for the hot scenarios, EXPLAIN (ANALYZE, BUFFERS) of each
-    # query (EXPLAIN QUERY PLAN on SQLite); JSON summary on stdout, the full plans in plans.txt
+    # test client, in process; logged in as the benchmark's superuser where the spec says
+    # "login") and, for the hot scenarios, EXPLAIN (ANALYZE, BUFFERS) of each query (EXPLAIN
+    # QUERY PLAN on SQLite); JSON summary on stdout, the full plans in plans.txt
+python bench/probe.py admin-session
+    # JSON: {"username", "cookie"}, the Cookie header of a new session of the superuser "bench"
+    # (created if missing). Run it with the server's settings: the session is signed with
+    # DJANGO_SECRET_KEY and stored in the database through SESSION_ENGINE.
 """
 
 import json
@@ -27,7 +32,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
-from events.models import CasualtyReport, Event, Unit  # noqa: E402
+from events.models import CasualtyReport, Citation, Event, Source, Unit  # noqa: E402
 
 # Words of the generated texts by how often they occur (events/management/commands/generate_data.py).
 SEARCH_WORDS = {
@@ -36,6 +41,7 @@ SEARCH_WORDS = {
     "rare": ["ramstein", "kursk", "wagner"],
 }
 CSV_ROWS = 100_000
+ADMIN_USERNAME = "bench"
 
 
 def params(seed, csv_rows=CSV_ROWS):
@@ -86,6 +92,10 @@ def params(seed, csv_rows=CSV_ROWS):
         .first()
     )
     csv_expected = Event.objects.filter(start_date__gte=csv_from).count() if csv_from else 0
+    # The admin's change pages: the first detail ids, and as many rows of the other models.
+    admin_ids = {"event": detail_ids[:4]}
+    for name, model in (("casualtyreport", CasualtyReport), ("source", Source), ("unit", Unit), ("citation", Citation)):
+        admin_ids[name] = existing_ids(model, rng, 4)
     return {
         "events": events,
         "reports": reports,
@@ -102,7 +112,45 @@ def params(seed, csv_rows=CSV_ROWS):
         "deep_id": deep_id,
         "csv_from": csv_from.isoformat() if csv_from else "2014-01-01",
         "csv_expected_rows": csv_expected,
+        "admin_ids": admin_ids,
     }
+
+
+def existing_ids(model, rng, count):
+    """Up to ``count`` ids of rows of ``model``, drawn at random below its largest id."""
+    top = model.objects.order_by("-pk").values_list("pk", flat=True).first()
+    if not top:
+        return []
+    drawn = [rng.randint(1, top) for _ in range(4 * count)]
+    present = set(model.objects.filter(pk__in=drawn).values_list("pk", flat=True))
+    return list(dict.fromkeys(pk for pk in drawn if pk in present))[:count]
+
+
+def superuser():
+    """The benchmark's superuser (``ADMIN_USERNAME``, no usable password), created if missing."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+
+    flags = {"is_staff": True, "is_superuser": True, "is_active": True}
+    user, created = get_user_model().objects.get_or_create(
+        username=ADMIN_USERNAME, defaults={**flags, "password": make_password(None)}
+    )
+    if not created and not all(getattr(user, name) for name in flags):
+        for name, value in flags.items():
+            setattr(user, name, value)
+        user.save(update_fields=list(flags))
+    return user
+
+
+def admin_session():
+    """A new logged-in session of the superuser, made by Django's own login (``force_login``:
+    the session engine, the auth keys and the user's session hash), as its Cookie header."""
+    from django.conf import settings
+
+    client = Client()
+    client.force_login(superuser())
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    print(json.dumps({"username": ADMIN_USERNAME, "cookie": f"{cookie.key}={cookie.value}"}))
 
 
 KEY_WORDS = ("Seq Scan", "Index", "Sort", "Rows Removed", "Bitmap", "Nested Loop", "Hash", "SubPlan",
@@ -138,12 +186,18 @@ def key_lines(plan, limit=14):
 
 def queries(urls_file, plans_file):
     scenarios = json.loads(Path(urls_file).read_text())
-    client = Client()
+    anonymous, logged_in = Client(), None
     summary = {}
     with open(plans_file, "w") as out:
         out.write(f"# Query plans on {connection.vendor} ({connection.settings_dict['NAME']})\n")
         for key, spec in scenarios.items():
             url = spec["url"]
+            client = anonymous
+            if spec.get("login"):
+                if logged_in is None:
+                    logged_in = Client()
+                    logged_in.force_login(superuser())
+                client = logged_in
             # Warm the caches once, then capture.
             client.get(url)
             with CaptureQueriesContext(connection) as captured:
@@ -189,5 +243,7 @@ if __name__ == "__main__":
         print(json.dumps(params(seed, csv_rows)))
     elif command == "queries":
         queries(sys.argv[2], sys.argv[3])
+    elif command == "admin-session":
+        admin_session()
     else:
         sys.exit(__doc__)

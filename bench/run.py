@@ -26,7 +26,9 @@
    reports of a unit and its sub-units; d detail; e ``q`` text search; f deep page
    (offset 500,000, or half the events) — and ``f-cursor``, as deep, when the API has a cursor
    mode; u unfiltered first pages; g streamed CSV export of 100,000 rows (one download:
-   rows/s and the worker's RSS); k and m consensus; s the sources list with citation counts.
+   rows/s and the worker's RSS); k and m consensus; s the sources list with citation counts;
+   t and t-country time travel (``known_at``); admin-list, admin-filter, admin-search and
+   admin-change the Django admin, logged in as a superuser (ours only).
 5. Report: a markdown table per target and scenario, ratios to each baseline, the CSV table,
    the plans' key lines; everything also in ``--out`` (default bench/results/<time>/).
 """
@@ -77,11 +79,35 @@ SCENARIOS = {
     "k": "consensus: country + category, a page of subjects",
     "m": "consensus: monthly series over four years, a country's own figures",
     "s": "sources: pages by name, each source with its citation count",
+    "t": "time travel: casualty reports known on a day, per page",
+    "t-country": "time travel: a country's events known on a day, per page",
+    "admin-list": "admin: changelists",
+    "admin-filter": "admin: changelists filtered",
+    "admin-search": "admin: searches",
+    "admin-change": "admin: change pages",
 }
 TARGETS = ["ours-pg", "bare-pg", "ours-sqlite", "datasette-1", "datasette-n"]
-BARE_SCENARIOS = {"a", "b", "w", "c", "d", "e", "e-medium", "e-rare", "f", "u", "s"}
-EXPLAINED = ("a", "b", "w", "n", "c", "u", "e", "e-medium", "e-rare", "e-relevance", "f")
+BARE_SCENARIOS = {"a", "b", "w", "c", "d", "e", "e-medium", "e-rare", "f", "u", "s", "t", "t-country"}
+EXPLAINED = ("a", "b", "w", "n", "c", "u", "e", "e-medium", "e-rare", "e-relevance", "f", "t", "t-country")
 SEARCHES = {"e": "common", "e-medium": "medium", "e-rare": "rare"}
+# Time travel: the days of scenario t, and the (country, day) pairs of t-country.
+KNOWN_DAYS = ("2016-06-01", "2019-06-01", "2022-03-01", "2022-09-01", "2023-06-01", "2024-06-01")
+KNOWN_COUNTRY_DAYS = (("UA", "2023-06-01"), ("RU", "2022-09-01"), ("SY", "2016-06-01"), ("UA", "2024-06-01"),
+                      ("YE", "2019-06-01"))  # fmt: skip
+# The admin scenarios: ours only (ours-pg, ours-sqlite), every request with a superuser's session.
+ADMIN_SCENARIOS = ("admin-list", "admin-filter", "admin-search", "admin-change")
+ADMIN_MODELS = ("source", "unit", "event", "casualtyreport", "citation", "eventlink", "casualtyreportlink")
+# As the changelists' own filter links write them (the sidebar's and the date drill-down's hrefs).
+ADMIN_FILTERS = (
+    "casualtyreport/?country=UA",
+    "event/?country=UA",
+    "casualtyreport/?status=disputed",
+    "event/?start_date__year=2023",
+    "event/?start_date__month=3&start_date__year=2023",
+    "citation/?role__exact=disputed_by",
+)
+ADMIN_SEARCHES = ("event/?q=convoy", "casualtyreport/?q=convoy", "citation/?q=convoy", "source/?q=ministry",
+                  "unit/?q=brigade")  # fmt: skip
 # p95 at one client, ms: (scenario, what it is, target).
 SINGLE_CLIENT_TARGETS = (
     ("k", "consensus of a country and category", 100),
@@ -93,6 +119,12 @@ SINGLE_CLIENT_TARGETS = (
     ("w", "20° bounding box", 30),
     ("n", "within 50 km, nearest first", 30),
     ("s", "sources list with citation counts", 100),
+    ("t", "casualty reports known on a day", 100),
+    ("t-country", "a country's events known on a day", 100),
+    ("admin-list", "admin changelists", 300),
+    ("admin-filter", "admin changelists filtered", 300),
+    ("admin-search", "admin searches", 300),
+    ("admin-change", "admin change pages", 300),
 )
 
 
@@ -130,7 +162,10 @@ def arguments(argv=None):
     )  # fmt: skip
     parser.add_argument("--sqlite", type=Path, default=None, help="SQLite file (default bench/data/<db>.sqlite3).")
     parser.add_argument("--targets", default=",".join(TARGETS), help=f"Comma list of {', '.join(TARGETS)}.")
-    default_scenarios = "a,b,w,n,c,d,e,e-medium,e-rare,e-relevance,f,u,g,k,m,s"
+    default_scenarios = (
+        "a,b,w,n,c,d,e,e-medium,e-rare,e-relevance,f,u,g,k,m,s,t,t-country,admin-list,admin-filter,admin-search,"
+        "admin-change"
+    )
     parser.add_argument("--scenarios", default=default_scenarios, help=f"Comma list (default {default_scenarios}).")
     parser.add_argument(
         "--import-rows", type=int, default=100_000,
@@ -288,7 +323,21 @@ def our_paths(p, n):
             for c, k in p["consensus"]
         ],
         "s": [f"/api/sources/?limit={n}&offset={o * n}" for o in range(10)],
+        "t": [f"/api/casualty-reports/?known_at={day}&limit={n}" for day in KNOWN_DAYS],
+        "t-country": [f"/api/events/?known_at={day}&country={c}&limit={n}" for c, day in KNOWN_COUNTRY_DAYS],
+        "admin-list": [f"/admin/events/{model}/" for model in ADMIN_MODELS],
+        "admin-filter": [f"/admin/events/{path}" for path in ADMIN_FILTERS],
+        "admin-search": [f"/admin/events/{path}" for path in ADMIN_SEARCHES],
+        "admin-change": admin_change_paths(p["admin_ids"]),
     }
+
+
+def admin_change_paths(ids):
+    """Change pages of the given rows of each model, the models taken in turn."""
+    paths = []
+    for rank in range(max(map(len, ids.values()), default=0)):
+        paths += [f"/admin/events/{model}/{pks[rank]}/change/" for model, pks in ids.items() if rank < len(pks)]
+    return paths
 
 
 def datasette_paths(p, db, n):
@@ -345,9 +394,20 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def http_get(url, timeout=120):
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Redirects are answers, not followed: an admin page that sends its client to the login
+    page answers 302, where following it would answer 200."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def http_get(url, timeout=120, headers=None):
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with _OPENER.open(urllib.request.Request(url, headers=headers or {}), timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
@@ -519,7 +579,7 @@ def drain(server, path, timeout=600):
         pass
 
 
-def warm(server, urls, seconds):
+def warm(server, urls, seconds, headers=None):
     """Requests each of the scenario's URLs once, one after the other, for at most ``seconds``.
 
     The data is far larger than PostgreSQL's shared buffers, and what a scenario reads may not be
@@ -531,18 +591,18 @@ def warm(server, urls, seconds):
         if time.monotonic() > deadline:
             break
         try:
-            http_get(server.url + url, timeout=300)
+            http_get(server.url + url, timeout=300, headers=headers)
         except OSError:
             pass
 
 
-def sequential(server, urls, first, args):
+def sequential(server, urls, first, args, headers=None):
     """Latencies of a few requests one after the other: ``first`` (s) and up to 2 more, within about --duration."""
     count = max(0, min(2, int(args.duration / max(first, 1e-3)) - 1))
     times = [first * 1000]
     for index in range(count):
         begun = time.perf_counter()
-        status, _body = http_get(server.url + urls[(index + 2) % len(urls)], timeout=300)
+        status, _body = http_get(server.url + urls[(index + 2) % len(urls)], timeout=300, headers=headers)
         times.append((time.perf_counter() - begun) * 1000)
     times.sort()
     return {
@@ -554,46 +614,52 @@ def sequential(server, urls, first, args):
     }
 
 
-def measure_target(target, server, paths, args, out):
+def measure_target(target, server, paths, args, out, headers=None):
+    """Each scenario's measures on the running ``server``. ``headers`` maps a scenario to the
+    headers each of its requests carries (the admin's session cookie)."""
     results = {}
     for scenario in args.scenarios:
         if scenario == "g" or scenario not in paths or not paths[scenario]:
             continue
         urls = paths[scenario]
+        sent = (headers or {}).get(scenario)
         drain(server, server.drain_path)
-        status, body = http_get(server.url + urls[0], timeout=300)  # warm-up, and a check
+        # A warm-up, and a check: a redirect (to the login page, for the admin) fails it.
+        status, body = http_get(server.url + urls[0], timeout=300, headers=sent)
         if status != 200:
             log(f"  {target} {scenario}: first request answered {status}: {body[:200]!r}; skipped")
             results[scenario] = {"error": f"HTTP {status}"}
             continue
         if args.warmup_seconds > 0:
-            warm(server, urls, args.warmup_seconds)
+            warm(server, urls, args.warmup_seconds, sent)
         begun = time.perf_counter()
-        http_get(server.url + urls[1 % len(urls)], timeout=300)
+        http_get(server.url + urls[1 % len(urls)], timeout=300, headers=sent)
         first = time.perf_counter() - begun
         if first > args.duration * args.workers / args.connections:
             # Under load every client would wait for the others' requests longer than the run
             # lasts: time a few requests one after the other instead.
-            results[scenario] = entry = {"slow": sequential(server, urls, first, args), "response_bytes": len(body)}
+            slow = sequential(server, urls, first, args, sent)
+            results[scenario] = entry = {"slow": slow, "response_bytes": len(body)}
             log(
-                f"  {target:<12} {scenario:<9} too slow for {args.connections} clients ({first:.1f} s a request): "
+                f"  {target:<12} {scenario:<12} too slow for {args.connections} clients ({first:.1f} s a request): "
                 f"one at a time p50 {entry['slow']['p50']:.0f} ms, max {entry['slow']['max']:.0f} ms"
             )
             continue
         load = loadgen.run_load(
             server.url, urls, connections=args.connections, duration=args.duration, client=args.client,
-            threads=min(NPROC, args.connections),
+            threads=min(NPROC, args.connections), headers=sent,
         )  # fmt: skip
         entry = {"load": load, "response_bytes": len(body)}
         drain(server, server.drain_path)
         if args.single_duration > 0:
             entry["single"] = loadgen.run_load(
-                server.url, urls, connections=1, duration=args.single_duration, client=args.client, threads=1
-            )
+                server.url, urls, connections=1, duration=args.single_duration, client=args.client, threads=1,
+                headers=sent,
+            )  # fmt: skip
         results[scenario] = entry
         single = entry.get("single")
         log(
-            f"  {target:<12} {scenario:<9} {fmt(load['rps']):>8} req/s  p50 {fmt(load['p50']):>8}  "
+            f"  {target:<12} {scenario:<12} {fmt(load['rps']):>8} req/s  p50 {fmt(load['p50']):>8}  "
             f"p95 {fmt(load['p95']):>8}  p99 {fmt(load['p99']):>8} ms  errors {load['errors']}"
             + (f"  | 1 client: p50 {fmt(single['p50'])} p95 {fmt(single['p95'])} ms" if single else "")
         )
@@ -604,7 +670,7 @@ def measure_target(target, server, paths, args, out):
         export = loadgen.stream(server.url + paths["g"][0], server.workers, max_seconds=args.csv_seconds)
         results["g"] = {"export": export}
         log(
-            f"  {target:<12} g         {export['rows']:,} rows{' (stopped)' if export['truncated'] else ''} in "
+            f"  {target:<12} {'g':<12} {export['rows']:,} rows{' (stopped)' if export['truncated'] else ''} in "
             f"{export['seconds']:.1f} s "
             f"({export['rows_per_s']:,.0f} rows/s), RSS {export['rss_before_mib']:.0f} -> "
             f"{export['rss_peak_mib']:.0f} MiB (HWM {export['hwm_mib']:.0f})"
@@ -839,7 +905,11 @@ def main(argv=None):
 
     queries = {}
     if not args.no_explain:
-        specs = {s: {"url": paths[s][0], "explain": s in EXPLAINED} for s in args.scenarios if s != "g"}
+        specs = {
+            s: {"url": paths[s][0], "explain": s in EXPLAINED, "login": s in ADMIN_SCENARIOS}
+            for s in args.scenarios
+            if s != "g"
+        }
         if "g" in args.scenarios:
             specs["g"] = {"url": f"/api/events/?format=csv&limit={min(1000, args.csv_rows)}", "explain": False}
         (args.out / "probe-urls.json").write_text(json.dumps(specs, indent=1))
@@ -857,11 +927,21 @@ def main(argv=None):
                 str(args.out / f"plans-{backend}.txt"),
             )  # fmt: skip
             for scenario, entry in queries[backend].items():
-                log(f"  {scenario:<3} {entry['queries']:>3} queries, {entry['ms_in_process']:8.1f} ms  {entry['url']}")
+                answered = "" if entry["status"] == 200 else f"  (HTTP {entry['status']})"
+                log(
+                    f"  {scenario:<12} {entry['queries']:>3} queries, {entry['ms_in_process']:8.1f} ms  "
+                    f"{entry['url']}{answered}"
+                )
 
     results = {}
     for target in args.targets:
         server = make_server(target, args, args.out)
+        headers = {}
+        if target.startswith("ours") and set(ADMIN_SCENARIOS) & set(args.scenarios):
+            # A session made with the server's own settings (its secret key signs the session).
+            session = probe(server.env, "admin-session")
+            headers = {scenario: {"Cookie": session["cookie"]} for scenario in ADMIN_SCENARIOS}
+            log(f"{target}: admin scenarios logged in as superuser {session['username']!r} (a session cookie)")
         log(f"{target}: starting {' '.join(server.command[:2])} ... on {server.url}")
         server.start()
         try:
@@ -877,7 +957,7 @@ def main(argv=None):
                         args.scenarios.insert(args.scenarios.index("f") + 1, "f-cursor")
                 else:
                     log(f"  {target}: the events list has no cursor mode: f-cursor skipped")
-            results[target] = measure_target(target, server, target_paths, args, args.out)
+            results[target] = measure_target(target, server, target_paths, args, args.out, headers)
         finally:
             server.stop()
 

@@ -129,7 +129,7 @@ def test_smoke_benchmark_prints_the_table(tmp_path):
     else:
         backend = ["--targets", "ours-sqlite,datasette-1,datasette-n", "--sqlite", str(tmp_path / "smoke.sqlite3")]
     command = [
-        sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--scenarios", "a,c,d,g", "--db",
+        sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--scenarios", "a,c,d,g,t,admin-change", "--db",
         "osint_bench_smoke_test", "--out", str(tmp_path / "results"), *backend,
         "--import-rows", "0",  # the import benchmark has its smoke test (tests/test_bulk_import.py)
     ]  # fmt: skip
@@ -141,5 +141,11 @@ def test_smoke_benchmark_prints_the_table(tmp_path):
     targets = backend[1].split(",")
     for target in targets:
         assert f"| {target} | a " in report and f"| {target} | d " in report
+        if target in ("ours-pg", "bare-pg", "ours-sqlite"):
+            assert f"| {target} | t time travel: " in report
+        if target.startswith("ours"):
+            # Measured, not "HTTP 302": the session logs in, and no request was redirected.
+            row = next(line for line in report.splitlines() if line.startswith(f"| {target} | admin-change "))
+            assert row.split("|")[7].strip() == "0", row
     assert "| CSV export |" in report
     assert "Query plans on" in report
