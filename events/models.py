@@ -243,16 +243,13 @@ class Event(TimestampedModel):
 
     title = models.CharField(max_length=300, help_text="One-line summary of the event.")
     description = models.TextField(blank=True, help_text="What happened, in more detail.")
-    type = models.CharField(
-        max_length=20, choices=choices.EventType.choices, db_index=True, help_text="What kind of event this is."
-    )
+    type = models.CharField(max_length=20, choices=choices.EventType.choices, help_text="What kind of event this is.")
     start_date = models.DateField(help_text="First day of the interval in which the event happened.")
     end_date = models.DateField(help_text="Last day of the interval; equal to the start date for a single day.")
     date_precision = models.CharField(
         max_length=20,
         choices=choices.DatePrecision.choices,
         default=choices.DatePrecision.DAY,
-        db_index=True,
         help_text="How exactly the interval is known.",
     )
     date_text = models.CharField(
@@ -264,11 +261,10 @@ class Event(TimestampedModel):
     )
     place_name = models.CharField(max_length=200, blank=True, help_text="Name of the place, e.g. “Ramstein Air Base”.")
     admin1 = models.CharField(
-        max_length=200, blank=True, db_index=True, help_text="First-level administrative region, e.g. “Kursk Oblast”."
+        max_length=200, blank=True, help_text="First-level administrative region, e.g. “Kursk Oblast”."
     )
-    country = CountryField(
-        blank=True, db_index=True, help_text="ISO 3166-1 alpha-2 code of the country where the event happened."
-    )
+    # Indexed by event_country_start_idx, which begins with it.
+    country = CountryField(blank=True, help_text="ISO 3166-1 alpha-2 code of the country where the event happened.")
     latitude = models.FloatField(
         null=True,
         blank=True,
@@ -299,12 +295,18 @@ class Event(TimestampedModel):
         help_text="Id in the dataset this record was imported from, e.g. “ucdp-ged:244657”; blank if entered here.",
     )
 
-    history = HistoricalRecords()
+    # History is read by record (id), never filtered by these: their indexes would only slow every write.
+    history = HistoricalRecords(no_db_index=["type", "date_precision", "admin1", "country", "updated_at"])
 
     class Meta:
         ordering = ["-start_date", "-pk"]
-        # Text search indexes (PostgreSQL only) are in migration 0003.
+        # Text search indexes (PostgreSQL only) are in migration 0003. Single-column indexes
+        # are declared here rather than with db_index, which on PostgreSQL adds a second
+        # (varchar_pattern_ops) index to a text column for LIKE, which no filter of these uses.
         indexes = [
+            models.Index(fields=["type"], name="event_type_idx"),
+            models.Index(fields=["date_precision"], name="event_date_precision_idx"),
+            models.Index(fields=["admin1"], name="event_admin1_idx"),
             models.Index(fields=["start_date", "end_date"], name="event_interval_idx"),
             # Events in a box or a circle, from the index alone. A small or sparse box's events
             # are found by coordinates and sorted; a large or dense box's are met walking the
@@ -417,9 +419,9 @@ class EventUnit(RecordPart):
 class CasualtyReport(TimestampedModel):
     """One claim about losses, attributed through its citations."""
 
+    # Indexed by report_subject_idx, which begins with it.
     country = CountryField(
         blank=True,
-        db_index=True,
         help_text="ISO 3166-1 alpha-2 code of the country whose losses these are; blank when several (see text).",
     )
     unit = models.ForeignKey(
@@ -427,6 +429,7 @@ class CasualtyReport(TimestampedModel):
         on_delete=models.PROTECT,
         null=True,
         blank=True,
+        db_index=False,  # report_unit_asof_idx begins with it
         related_name="casualty_reports",
         help_text="The unit that suffered the losses, if known.",
     )
@@ -439,7 +442,7 @@ class CasualtyReport(TimestampedModel):
         help_text="The event the figure covers, if it covers one event.",
     )
     category = models.CharField(
-        max_length=20, choices=choices.CasualtyCategory.choices, db_index=True, help_text="What kind of losses."
+        max_length=20, choices=choices.CasualtyCategory.choices, help_text="What kind of losses."
     )
     low = models.PositiveIntegerField(
         null=True, blank=True, db_index=True, help_text="Lowest figure; “over 4,000” has low 4,000."
@@ -449,10 +452,10 @@ class CasualtyReport(TimestampedModel):
     kind = models.CharField(
         max_length=20,
         choices=choices.FigureKind.choices,
-        db_index=True,
         help_text="Whether the figure is a count, an estimate, a projection or a denial.",
     )
-    as_of_date = models.DateField(null=True, blank=True, db_index=True, help_text="Date the figure is as of.")
+    # Indexed by the default order's index (report_order_idx), which begins with it.
+    as_of_date = models.DateField(null=True, blank=True, help_text="Date the figure is as of.")
     period_start = models.DateField(
         null=True, blank=True, help_text="Start of the period a cumulative figure covers (losses since this date)."
     )
@@ -482,13 +485,29 @@ class CasualtyReport(TimestampedModel):
         help_text="Id in the dataset this record was imported from, e.g. “ucdp-ged:244657”; blank if entered here.",
     )
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(
+        no_db_index=[
+            "country",
+            "unit",
+            "category",
+            "low",
+            "best",
+            "high",
+            "kind",
+            "as_of_date",
+            "credibility",
+            "updated_at",
+        ]
+    )
 
     class Meta:
         # NULLs last on every database, so undated claims do not crowd the first page.
         ordering = [F("as_of_date").desc(nulls_last=True), "-pk"]
         # The default order's own index (NULLS LAST) and text search are in migration 0003.
+        # Single-column indexes of text columns are declared here, as the events' are.
         indexes = [
+            models.Index(fields=["category"], name="report_category_idx"),
+            models.Index(fields=["kind"], name="report_kind_idx"),
             # A unit's (or a subtree's) reports: their ids and order without reading the rows.
             models.Index(fields=["unit", "as_of_date", "id"], name="report_unit_asof_idx"),
             # Consensus: the distinct subjects of a country's (and category's) claims, in order, and
@@ -571,9 +590,12 @@ class Attribution(RecordPart):
 class Citation(Attribution):
     """Ties an event or a casualty report to a source, in a role, with the exact quote."""
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, null=True, blank=True, related_name="citations")
+    # Indexed by the covering indexes below, which begin with them.
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, null=True, blank=True, db_index=False, related_name="citations"
+    )
     casualty_report = models.ForeignKey(
-        CasualtyReport, on_delete=models.CASCADE, null=True, blank=True, related_name="citations"
+        CasualtyReport, on_delete=models.CASCADE, null=True, blank=True, db_index=False, related_name="citations"
     )
     role = models.CharField(
         max_length=20,
@@ -581,7 +603,8 @@ class Citation(Attribution):
         help_text="What the source did: claimed, reported, confirmed or disputed it.",
     )
 
-    history = HistoricalRecords()
+    # A record's history reads its citations' by event or report: those stay indexed.
+    history = HistoricalRecords(no_db_index=["source", "published_date", "updated_at"])
 
     class Meta:
         ordering = ["pk"]

@@ -31,6 +31,7 @@ in a staging table too (:meth:`BulkWriter.earlier`), so that memory does not gro
 
 import collections
 import dataclasses
+import datetime
 import functools
 import json
 import operator
@@ -42,6 +43,7 @@ from django.db import connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
+from events import known
 from events.models import CasualtyReport, Citation, Event, Source, touch
 
 if TYPE_CHECKING:
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
 
 # Records entered here (no external id) are named in files by their id: "local:event:12".
 LOCAL_KEY_PREFIXES = {Event: "local:event:", CasualtyReport: "local:casualty-report:"}
+CLAIMS = (Event, CasualtyReport)  # the tables with a kept day of first citation (events.known)
 LOCAL_ID = re.compile(r"[1-9][0-9]{0,17}")  # a positive id that fits a bigint
 
 # Columns the import sets itself rather than from a record's values.
@@ -236,6 +239,8 @@ class BulkWriter:
         for table in (self.events, self.reports, self.sources):
             columns = [("key", text), ("ordinal", integer), ("id", bigint), ("new_id", bigint), ("new", flag)]
             columns += [("changed", flag), ("prefix", text), ("manage", flag)]
+            if table.model in CLAIMS:
+                columns.append((known.COLUMN, db.db_type(models.DateField())))
             tables[table.staging] = (columns + [(f.column, db.db_type(f)) for f in table.fields], "key")
         place = [("kind", "char(1)"), ("subject_id", bigint), ("position", integer), ("id", bigint)]
         citation_columns = [(f.column, db.db_type(f)) for f in self.citations.fields]
@@ -294,7 +299,9 @@ class BulkWriter:
     def write(self, records: list["RowRecord"]) -> list[str]:
         """Upsert the records in one transaction; the status of each: created, updated or unchanged."""
         with transaction.atomic(using=self.connection.alias), self.connection.cursor() as cursor:
-            self.stamp = self.connection.ops.adapt_datetimefield_value(timezone.now())
+            now = timezone.now()
+            self.stamp = self.connection.ops.adapt_datetimefield_value(now)
+            self.today = now.astimezone(datetime.UTC).date()  # the day a citation made now is known
             self.db.read_by_key(cursor)
             for table in self.staging_tables.keys() - {"staging_seen"}:
                 self.db.clear(cursor, table)
@@ -339,14 +346,31 @@ class BulkWriter:
             for record in records
         ]
 
-    @staticmethod
-    def _staged(specs: Mapping, *, values: Mapping | None = None) -> list[tuple]:
-        """(key, owned reports prefix, manage citations, values) of event or report specs."""
+    def _staged(self, specs: Mapping, *, values: Mapping | None = None) -> list[tuple]:
+        """(key, owned reports prefix, manage citations, values, day known) of event or report specs."""
         values = values or {key: spec.values for key, spec in specs.items()}
         return [
-            (key, getattr(spec, "owned_reports_prefix", ""), spec.manage_citations, {**values[key], "external_id": key})
+            (
+                key,
+                getattr(spec, "owned_reports_prefix", ""),
+                spec.manage_citations,
+                {**values[key], "external_id": key},
+                self._known_since(spec),
+            )
             for key, spec in specs.items()
         ]
+
+    def _known_since(self, spec) -> str | None:
+        """The day a new record's citations make it known (``events.known``), as the database takes it.
+
+        A new record gets all its citations in the same batch. Inserting it with the day they
+        give spares the citations' trigger a second write of every new record (and its
+        indexes); the trigger still sets the day of records that were there before.
+        """
+        if not spec.manage_citations or not spec.citations:
+            return None
+        day = min(citation.values.get("published_date") or self.today for citation in spec.citations)
+        return self.db.connection.ops.adapt_datefield_value(day)
 
     def _upsert(self, cursor, table: Table, staged: list[tuple], *, update: bool = True) -> dict[str, Staged]:
         """Create the missing records and update the changed ones; unchanged ones are not written.
@@ -362,12 +386,15 @@ class BulkWriter:
             return {}
         db, name, staging, quote = self.db, table.name, table.staging, self.db.quote
         written = staged[0][3].keys() - {"external_id"}
+        claims = table.model in CLAIMS
+        extra = [known.COLUMN] if claims else []
         rows = []
-        for ordinal, (key, prefix, manage, values) in enumerate(staged):
+        for ordinal, (key, prefix, manage, values, *day) in enumerate(staged):
             if values.keys() - {"external_id"} != written:
                 raise ValueError(f"The records of a batch must give the same fields ({sorted(written)}).")
-            rows.append((key, ordinal, prefix, manage, False, *table.cells(values)))
-        db.load(cursor, staging, ["key", "ordinal", "prefix", "manage", "new", *(f.column for f in table.fields)], rows)
+            rows.append((key, ordinal, prefix, manage, False, *(day if claims else ()), *table.cells(values)))
+        columns = ["key", "ordinal", "prefix", "manage", "new", *extra, *(f.column for f in table.fields)]
+        db.load(cursor, staging, columns, rows)
 
         compared = [quote(field.column) for field in table.fields if field.attname in written]
         differs = " OR ".join(f"t.{column} {db.differs} {staging}.{column}" for column in compared)
@@ -382,7 +409,7 @@ class BulkWriter:
         if table.model in LOCAL_KEY_PREFIXES:
             self._match_local_keys(cursor, table, [row[0] for row in staged], differs=differs)
 
-        fields = ", ".join(quote(field.column) for field in table.fields)
+        fields = ", ".join([*(quote(field.column) for field in table.fields), *extra])
         cursor.execute(
             f"INSERT INTO {name} (id, created_at, updated_at, {fields}) "
             f"SELECT new_id, %s, %s, {fields} FROM {staging} WHERE new_id IS NOT NULL ORDER BY new_id",
@@ -474,7 +501,7 @@ class BulkWriter:
                     self.source_ids[slug] = names[spec.name.casefold()]
         missing = [spec for slug, spec in specs.items() if slug not in self.source_ids]
         if missing:
-            staged = [(spec.slug, "", False, dataclasses.asdict(spec)) for spec in missing]
+            staged = [(spec.slug, "", False, dataclasses.asdict(spec), None) for spec in missing]
             created = self._upsert(cursor, self.sources, staged, update=False)
             self.sources_created += len(created)
             self.source_ids.update((slug, row.id) for slug, row in created.items())
