@@ -176,3 +176,19 @@ def test_the_records_query_is_prepared_and_still_logged_with_its_sql(api):
     records = [query["sql"] for query in captured if "json_build_object" in (query["sql"] or "")]
     assert len(records) == 1
     assert all(str(row["id"]) in records[0] for row in page["results"])
+
+
+@pytest.mark.parametrize("endpoint", EXPECTED)
+def test_a_detail_reads_its_record_and_version_together(api, endpoint):
+    """A detail is its record and its ETag: on PostgreSQL one query, on SQLite its version first,
+    then its record as its list reads it. A client holding the ETag is answered from the version."""
+    make_rows(endpoint, 1)
+    pk = api.get(f"{endpoint}?limit=1").json()["results"][0]["id"]
+    with CaptureQueriesContext(connection) as captured:
+        response = api.get(f"{endpoint}{pk}/")
+    assert response.status_code == 200 and response.json()["id"] == pk
+    assert len(captured) == (1 if connection.vendor == "postgresql" else 2 + INLINE_LISTS[endpoint])
+    with CaptureQueriesContext(connection) as captured:
+        cached = api.get(f"{endpoint}{pk}/", HTTP_IF_NONE_MATCH=response["ETag"])
+    assert cached.status_code == 304 and cached["ETag"] == response["ETag"]
+    assert len(captured) == 1

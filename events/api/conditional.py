@@ -68,13 +68,22 @@ class ConditionalRequestMixin:
     def retrieve(self, request, *args, **kwargs):
         """The record as its list shows it (read by ``records()``), with its ETag.
 
-        Its version is read first, so a matching ``If-None-Match`` costs one indexed query.
+        With ``If-None-Match``, its version is read first, so a match costs one indexed query.
+        Without, a plain detail reads the record and its version in one query, where it can
+        (``versioned_record``).
         """
         queryset = self.filter_queryset(self.get_queryset())
         try:
             pk = int(self.kwargs[self.lookup_url_kwarg or self.lookup_field])
         except (TypeError, ValueError):
             raise NotFound() from None
+        if "If-None-Match" not in request.headers and self.unfiltered():
+            found = self.versioned_record(pk)
+            if found is None:
+                raise NotFound()
+            if found is not NotImplemented:
+                updated_at, data = found
+                return Response(data, headers={"ETag": etag_of(queryset.model, pk, updated_at)})
         updated_at = queryset.filter(pk=pk).values_list("updated_at", flat=True).first()
         if updated_at is None:
             raise NotFound()
@@ -85,6 +94,15 @@ class ConditionalRequestMixin:
         if not rows:  # deleted in between
             raise NotFound()
         return Response(rows[0], headers={"ETag": etag})
+
+    def unfiltered(self):
+        """Whether the request reads the record alone, with nothing to filter (views say)."""
+        return False
+
+    def versioned_record(self, pk):
+        """(updated_at, representation) of the record read at once, None when there is none,
+        NotImplemented where the view cannot (it then reads the version first)."""
+        return NotImplemented
 
     def unmodified(self, etag):
         """Whether the client holds this version already (``If-None-Match``)."""

@@ -134,10 +134,13 @@ class Statement:
     (psycopg binds them client-side for Django) would cost more than PostgreSQL's own work.
     """
 
-    def __init__(self, reader, queryset, connection):
+    def __init__(self, reader, queryset, connection, *, versioned=False):
         slot = []
         expression = Cast(_object(reader.plan, reader.urls, rows.child_querysets(queryset)), TextField())
-        query = queryset.order_by().filter(IdIn(slot)).annotate(_json=expression).values_list("pk", "_json").query
+        # With each record's version (updated_at), a detail's ETag comes with its record.
+        columns = ("pk", "updated_at", "_json") if versioned else ("pk", "_json")
+        self.versioned = versioned
+        query = queryset.order_by().filter(IdIn(slot)).annotate(_json=expression).values_list(*columns).query
         sql, params = query.sql_with_params()
         marker = f"ids-{uuid.uuid4().hex}"
         params = [marker if param is slot else param for param in params]
@@ -160,6 +163,8 @@ class Statement:
             # Django's debug cursor cannot tell a prepared statement's text; log it as run.
             sql = connection.ops.compose_sql(self.sql, [ids])
             connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+        if self.versioned:
+            return {pk: (updated_at, text) for pk, updated_at, text in rows}
         return dict(rows)
 
 
@@ -169,12 +174,13 @@ _statements = {}
 MAX_STATEMENTS = 256
 
 
-def records(reader, queryset, ids, shape=None):
+def records(reader, queryset, ids, shape=None, *, versioned=False):
     """The JSON texts of the records with these ids, in this order (a deleted one left out);
     or None where rows.py must read them (not PostgreSQL, or a plan it cannot render).
 
     ``shape`` names what ``queryset`` selects (e.g. its view), when the same name always means
     the same query: its statement is then compiled once and kept. None compiles it each time.
+    ``versioned``: (updated_at, JSON text) of each record instead.
     """
     connection = connections[queryset.db]
     if connection.vendor != "postgresql" or not supported(reader.plan):
@@ -182,13 +188,13 @@ def records(reader, queryset, ids, shape=None):
     if not ids:
         return []
     if shape is None:
-        statement = Statement(reader, queryset, connection)
+        statement = Statement(reader, queryset, connection, versioned=versioned)
     else:
-        key = (shape, reader.plan, tuple(reader.urls.items()), queryset.db)
+        key = (shape, versioned, reader.plan, tuple(reader.urls.items()), queryset.db)
         statement = _statements.get(key)
         if statement is None:
             if len(_statements) >= MAX_STATEMENTS:
                 _statements.clear()
-            statement = _statements[key] = Statement(reader, queryset, connection)
+            statement = _statements[key] = Statement(reader, queryset, connection, versioned=versioned)
     texts = statement.execute(connection, list(ids))
     return [texts[pk] for pk in ids if pk in texts]

@@ -41,13 +41,34 @@ class RowListMixin:
         which the renderer splices in as they are; otherwise dicts built from rows."""
         reader = self.row_reader()
         queryset = self.representation_queryset()
-        if isinstance(getattr(self.request, "accepted_renderer", None), ORJSONRenderer):
-            # Without known_at the queryset is the view's own: its statement can be kept.
-            shape = None if self.known_at() else type(self)
-            texts = pgjson.records(reader, queryset, ids, shape)
+        if self.writes_json():
+            texts = pgjson.records(reader, queryset, ids, self.statement_shape())
             if texts is not None:
                 return [orjson.Fragment(text) for text in texts]
         return reader.page(queryset, ids)
+
+    def versioned_record(self, pk):
+        """(updated_at, representation) of one record, read in one query, as ``records()`` reads it;
+        None when it does not exist, and NotImplemented where only ``records()`` can read it
+        (not PostgreSQL's JSON)."""
+        if not self.writes_json():
+            return NotImplemented
+        found = pgjson.records(
+            self.row_reader(), self.representation_queryset(), [pk], self.statement_shape(), versioned=True
+        )
+        if found is None:
+            return NotImplemented
+        if not found:
+            return None
+        updated_at, text = found[0]
+        return updated_at, orjson.Fragment(text)
+
+    def writes_json(self):
+        return isinstance(getattr(self.request, "accepted_renderer", None), ORJSONRenderer)
+
+    def statement_shape(self):
+        # Without known_at the queryset is the view's own: its statement can be kept.
+        return None if self.known_at() else type(self)
 
     def row_reader(self):
         return RowReader(self.get_serializer_class(), self.request, self.format_kwarg)
@@ -71,10 +92,14 @@ class RecordViewSet(ExportMixin, RowListMixin, ConditionalRequestMixin, ModelVie
 
     renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]
 
+    def unfiltered(self):
+        """A record by its id, without query parameters: nothing to filter."""
+        return self.action != "list" and not set(self.request.query_params) - GLOBAL_QUERY_PARAMETERS
+
     def filter_queryset(self, queryset):
-        # A record by its id, without query parameters, has nothing to filter: skip building
-        # the list's FilterSet. With parameters (known_at, or a misspelt one) it runs as usual.
-        if self.action != "list" and not set(self.request.query_params) - GLOBAL_QUERY_PARAMETERS:
+        # Unfiltered, skip building the list's FilterSet. With parameters (known_at, or a
+        # misspelt one) it runs as usual.
+        if self.unfiltered():
             check_query_parameters(self.request, GLOBAL_QUERY_PARAMETERS)
             return queryset
         return super().filter_queryset(queryset)
