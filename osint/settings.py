@@ -182,6 +182,10 @@ CACHES = {
     )
 }
 
+# A request whose count the cache could not take (a key expired between django-ratelimit's
+# add and incr) is let through rather than refused.
+RATELIMIT_FAIL_OPEN = True
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -201,8 +205,9 @@ REST_FRAMEWORK = {
     # Errors of list items are keyed by their index.
     "ORJSON_RENDERER_OPTIONS": (orjson.OPT_NON_STR_KEYS,),
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        # DRF's rates, counted with atomic cache counters (events/api/throttling.py).
+        "events.api.throttling.AnonRateThrottle",
+        "events.api.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("DJANGO_THROTTLE_ANON", "600/minute"),
