@@ -419,7 +419,7 @@ class EventUnit(RecordPart):
 class CasualtyReport(TimestampedModel):
     """One claim about losses, attributed through its citations."""
 
-    # Indexed by report_subject_idx, which begins with it.
+    # Indexed by report_country_asof_idx and report_subject_idx, which begin with it.
     country = CountryField(
         blank=True,
         help_text="ISO 3166-1 alpha-2 code of the country whose losses these are; blank when several (see text).",
@@ -454,7 +454,7 @@ class CasualtyReport(TimestampedModel):
         choices=choices.FigureKind.choices,
         help_text="Whether the figure is a count, an estimate, a projection or a denial.",
     )
-    # Indexed by the default order's index (report_order_idx), which begins with it.
+    # Indexed by the default order's index (report_order_idx, PostgreSQL's; SQLite keeps its own).
     as_of_date = models.DateField(null=True, blank=True, help_text="Date the figure is as of.")
     period_start = models.DateField(
         null=True, blank=True, help_text="Start of the period a cumulative figure covers (losses since this date)."
@@ -507,6 +507,8 @@ class CasualtyReport(TimestampedModel):
         # Single-column indexes of text columns are declared here, as the events' are.
         indexes = [
             models.Index(fields=["category"], name="report_category_idx"),
+            # A country's reports in the default order (newest first), and their first and last dates.
+            models.Index(fields=["country", "as_of_date", "id"], name="report_country_asof_idx"),
             models.Index(fields=["kind"], name="report_kind_idx"),
             # A unit's (or a subtree's) reports: their ids and order without reading the rows.
             models.Index(fields=["unit", "as_of_date", "id"], name="report_unit_asof_idx"),

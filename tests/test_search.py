@@ -184,7 +184,7 @@ def test_imported_records_are_searchable(api):
     assert set(found(api, '"rami village"', "/api/casualty-reports/", limit=100)) == reports
 
 
-def test_admin_search_uses_the_index_and_matches_as_you_type(staff_client):
+def test_admin_search_uses_the_index_and_matches_as_you_type(staff_client, match_forms):
     ramstein = make_event(title="Meeting at Ramstein")
     make_event(title="Meeting in Kyiv")
     report = make_report(unit=make_unit(name="Storm Corps"))
