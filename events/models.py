@@ -454,8 +454,9 @@ class CasualtyReport(TimestampedModel):
         choices=choices.FigureKind.choices,
         help_text="Whether the figure is a count, an estimate, a projection or a denial.",
     )
-    # Indexed by the default order's index (report_order_idx, PostgreSQL's; SQLite keeps its own).
-    as_of_date = models.DateField(null=True, blank=True, help_text="Date the figure is as of.")
+    # Its own index besides the default order's (DESC NULLS LAST): the oldest first (the admin's
+    # date drill-down) is another order to PostgreSQL, and SQLite has only this one.
+    as_of_date = models.DateField(null=True, blank=True, db_index=True, help_text="Date the figure is as of.")
     period_start = models.DateField(
         null=True, blank=True, help_text="Start of the period a cumulative figure covers (losses since this date)."
     )

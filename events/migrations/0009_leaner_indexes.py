@@ -22,7 +22,6 @@ DROPPED = [
     ("events_casualtyreport", "unit_id"),
     ("events_casualtyreport", "category"),
     ("events_casualtyreport", "kind"),
-    ("events_casualtyreport", "as_of_date"),
     ("events_citation", "event_id"),
     ("events_citation", "casualty_report_id"),
     *(("events_historicalevent", column) for column in ("type", "date_precision", "admin1", "country", "updated_at")),
@@ -45,17 +44,10 @@ DROPPED = [
 ]
 
 
-# What SQLite keeps: it has no report_order_idx (migration 0003), so the default order of the
-# casualty reports walks this one.
-KEPT_ON_SQLITE = {("events_casualtyreport", "as_of_date")}
-
-
 def drop_indexes(apps, schema_editor):
     connection = schema_editor.connection
     with connection.cursor() as cursor:
         for table, column in DROPPED:
-            if connection.vendor == "sqlite" and (table, column) in KEPT_ON_SQLITE:
-                continue
             for name, constraint in connection.introspection.get_constraints(cursor, table).items():
                 single = constraint["columns"] == [column] and constraint["index"]
                 if single and not (constraint["unique"] or constraint["primary_key"]):
@@ -76,11 +68,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.SeparateDatabaseAndState(
             state_operations=[
-                migrations.AlterField(
-                    model_name="casualtyreport",
-                    name="as_of_date",
-                    field=models.DateField(blank=True, help_text="Date the figure is as of.", null=True),
-                ),
                 migrations.AlterField(
                     model_name="casualtyreport",
                     name="category",
