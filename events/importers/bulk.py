@@ -370,7 +370,7 @@ class BulkWriter:
         if not spec.manage_citations or not spec.citations:
             return None
         day = min(citation.values.get("published_date") or self.today for citation in spec.citations)
-        return self.db.connection.ops.adapt_datefield_value(day)
+        return self.connection.ops.adapt_datefield_value(day)
 
     def _upsert(self, cursor, table: Table, staged: list[tuple], *, update: bool = True) -> dict[str, Staged]:
         """Create the missing records and update the changed ones; unchanged ones are not written.
@@ -389,10 +389,10 @@ class BulkWriter:
         claims = table.model in CLAIMS
         extra = [known.COLUMN] if claims else []
         rows = []
-        for ordinal, (key, prefix, manage, values, *day) in enumerate(staged):
+        for ordinal, (key, prefix, manage, values, day) in enumerate(staged):
             if values.keys() - {"external_id"} != written:
                 raise ValueError(f"The records of a batch must give the same fields ({sorted(written)}).")
-            rows.append((key, ordinal, prefix, manage, False, *(day if claims else ()), *table.cells(values)))
+            rows.append((key, ordinal, prefix, manage, False, *([day] if claims else []), *table.cells(values)))
         columns = ["key", "ordinal", "prefix", "manage", "new", *extra, *(f.column for f in table.fields)]
         db.load(cursor, staging, columns, rows)
 
