@@ -34,6 +34,7 @@ import dataclasses
 import datetime
 import functools
 import hashlib
+import importlib.metadata
 import io
 import itertools
 import math
@@ -153,6 +154,7 @@ class RowRecord:
     reports: list[ReportSpec] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     counts_as: str = "event"
+    digest: str | None = None  # of the row's fields (row_digest), under which its import keeps it
 
     @property
     def primary(self) -> tuple[str, str]:
@@ -172,6 +174,23 @@ class Rejected:
 
     problems: list[Problem]
     record: RowRecord | None = None  # what the row stands for, when it could be read
+
+    @property
+    def line(self) -> int:
+        return self.problems[0].line
+
+
+@dataclass
+class Unchanged:
+    """A row that an earlier import wrote, whose records are as it left them (:mod:`events.imported`).
+
+    It is not read again: what the checks for repeated keys need was kept with its digest.
+    """
+
+    line: int
+    event_key: str | None
+    fingerprint: bytes | None
+    report_keys: list[str]
 
 
 # --- Reading fields -----------------------------------------------------------------------
@@ -511,7 +530,7 @@ def import_file(
         event_citation_roles=importer.event_citation_roles,
         report_citation_roles=importer.report_citation_roles,
     )
-    batch: list[RowRecord | Rejected] = []  # in file order
+    batch: list[tuple[int, list[str], str]] = []  # (line, fields, digest) in file order
     started = time.monotonic()
 
     def report(problem: Problem, rejected: bool):
@@ -522,18 +541,30 @@ def import_file(
 
     def flush():
         with transaction.atomic():
+            known = writer.known_rows([digest for _, _, digest in batch])
+            items = []
+            for line, fields, digest in batch:
+                if digest in known:
+                    items.append(Unchanged(line, *known[digest]))
+                else:
+                    items.append(parse_record(importer, header, fields, line=line))
+                    if isinstance(items[-1], RowRecord):
+                        items[-1].digest = digest
             records = []
-            for item in reject_duplicates(batch, importer, writer):
+            for item in reject_duplicates(items, importer, writer):
                 if isinstance(item, Rejected):
                     summary.rejected += 1
                     for problem in item.problems:
                         report(problem, True)
+                elif isinstance(item, Unchanged):
+                    summary.unchanged += 1
                 else:
                     for warning in item.warnings:
                         report(warning, False)
                     records.append(item)
             for status in writer.write(records):
                 setattr(summary, status, getattr(summary, status) + 1)
+            writer.keep(records)
         batch.clear()
         bar.update(text.buffer.tell() - bar.n)  # bytes read so far: the bar needs no counting pass
         bar.set_postfix_str(f"{summary.rows:,} rows")
@@ -553,6 +584,7 @@ def import_file(
             reader = csv.reader(text)
             header = [column.strip() for column in next(reader, [])]
             importer.check_header(header)
+            salt = row_salt(importer, header)
             previous_line = reader.line_num
             for fields in reader:
                 # A quoted field may span lines: a record starts on the line after the previous one ended.
@@ -560,7 +592,7 @@ def import_file(
                 if not fields:
                     continue
                 summary.rows += 1
-                batch.append(parse_record(importer, header, fields, line=line))
+                batch.append((line, fields, row_digest(salt, fields)))
                 if len(batch) >= batch_size:
                     flush()
             if batch:
@@ -574,6 +606,32 @@ def import_file(
             transaction.set_rollback(True)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+@functools.cache
+def code_digest() -> bytes:
+    """A digest of the code that reads rows: this package, and the models and choices whose rules it applies."""
+    digest = hashlib.blake2b(digest_size=32)
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.glob("*.py")) + [package.parent / "models.py", package.parent / "choices.py"]:
+        digest.update(path.read_bytes())
+    digest.update(importlib.metadata.version("django-countries").encode())  # country names are looked up there
+    return digest.digest()
+
+
+def row_salt(importer: Importer, header: list[str]) -> bytes:
+    """The key of the rows' digests (:func:`row_digest`) in a file with this header, read by this importer."""
+    digest = hashlib.blake2b(code_digest(), digest_size=32)
+    digest.update(pickle.dumps([type(importer).__module__, type(importer).__qualname__, header]))
+    return digest.digest()
+
+
+def row_digest(salt: bytes, fields: list[str]) -> str:
+    """A digest of a row's fields: equal for two rows the same importer reads the same way (see events.imported)."""
+    text = "\x00".join(fields)
+    # Fields without NUL are told apart by it; else pickled, after a byte UTF-8 text never has.
+    data = text.encode() if text.count("\x00") == len(fields) - 1 else b"\xff" + pickle.dumps(fields)
+    return hashlib.blake2b(data, key=salt, digest_size=16).hexdigest()
 
 
 def parse_record(importer: Importer, header: list[str], fields: list[str], *, line: int) -> RowRecord | Rejected:
@@ -590,46 +648,57 @@ def parse_record(importer: Importer, header: list[str], fields: list[str], *, li
     return Rejected(problems, record) if problems else record
 
 
-def reject_duplicates(items: list[RowRecord | Rejected], importer: Importer, writer: BulkWriter) -> list:
-    """The items, with the records rejected whose report an earlier row gave, or whose event it gave otherwise.
+def reject_duplicates(items: list, importer: Importer, writer: BulkWriter) -> list:
+    """The items, with the rows rejected whose report an earlier row gave, or whose event it gave otherwise.
 
-    Rows of the claims format repeat their event, with the same values. Only accepted rows
-    count as earlier rows. Their keys are kept by the writer (in the database, so memory does
-    not grow with the file); those of the rows accepted here are added.
+    Items are records, rejected rows and unchanged rows (:class:`Unchanged`, never read). Rows of
+    the claims format repeat their event, with the same values. Only accepted rows count as
+    earlier rows. Their keys are kept by the writer (in the database, so memory does not grow
+    with the file); those of the rows accepted here are added.
     """
-    records = [item if isinstance(item, RowRecord) else item.record for item in items]
-    records = [record for record in records if record is not None]
-    events = list({record.event.external_id for record in records if record.event is not None})
-    reports = [spec.external_id for record in records for spec in record.reports]
+    keys = [row_keys(item) for item in items]
+    events = list({event for event, _, _ in filter(None, keys) if event is not None})
+    reports = [report for _, _, row_reports in filter(None, keys) for report in row_reports]
     seen = writer.earlier(events, reports)
     new: dict[tuple[str, str], tuple[int, bytes | None]] = {}
     result = []
-    for item in items:
-        record = item if isinstance(item, RowRecord) else item.record
-        if record is None:
+    for item, item_keys in zip(items, keys, strict=True):
+        if item_keys is None:
             result.append(item)
             continue
+        event, fingerprint, row_reports = item_keys
         problems = []
-        if record.event is not None:
-            key = record.event.external_id
-            first = seen.get(("e", key)) or new.get(("e", key))
-            if first is not None and first[1] != record.event.fingerprint:
-                message = f"{key} is also on line {first[0]}, with different values."
-                problems.append(Problem(record.line, importer.event_id_column, message))
-        for spec in record.reports:
-            first = seen.get(("r", spec.external_id)) or new.get(("r", spec.external_id))
+        if event is not None:
+            first = seen.get(("e", event)) or new.get(("e", event))
+            if first is not None and first[1] != fingerprint():
+                message = f"{event} is also on line {first[0]}, with different values."
+                problems.append(Problem(item.line, importer.event_id_column, message))
+        for report in row_reports:
+            first = seen.get(("r", report)) or new.get(("r", report))
             if first is not None:
-                message = f"{spec.external_id} is also on line {first[0]}."
-                problems.append(Problem(record.line, importer.report_id_column, message))
+                message = f"{report} is also on line {first[0]}."
+                problems.append(Problem(item.line, importer.report_id_column, message))
         if isinstance(item, Rejected) or problems:
             result.append(Rejected(item.problems + problems if isinstance(item, Rejected) else problems))
             continue
-        if record.event is not None and ("e", record.event.external_id) not in seen:
-            new.setdefault(("e", record.event.external_id), (record.line, record.event.fingerprint))
-        new.update((("r", spec.external_id), (record.line, None)) for spec in record.reports)
-        result.append(record)
+        if event is not None and ("e", event) not in seen:
+            new.setdefault(("e", event), (item.line, fingerprint()))
+        new.update((("r", report), (item.line, None)) for report in row_reports)
+        result.append(item)
     writer.remember(new)
     return result
+
+
+def row_keys(item) -> tuple[str | None, Callable[[], bytes | None], list[str]] | None:
+    """(event key, its fingerprint when asked for, report keys) of an item; None for a row that could not be read."""
+    if isinstance(item, Unchanged):
+        return item.event_key, lambda: item.fingerprint, item.report_keys
+    record = item if isinstance(item, RowRecord) else item.record
+    if record is None:
+        return None
+    event = record.event
+    fingerprint = (lambda: event.fingerprint) if event is not None else (lambda: None)
+    return (event.external_id if event is not None else None), fingerprint, [r.external_id for r in record.reports]
 
 
 # --- The management commands ----------------------------------------------------------------

@@ -43,7 +43,7 @@ from django.db import connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
-from events import known
+from events import imported, known
 from events.models import CasualtyReport, Citation, Event, Source, touch
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 # Records entered here (no external id) are named in files by their id: "local:event:12".
 LOCAL_KEY_PREFIXES = {Event: "local:event:", CasualtyReport: "local:casualty-report:"}
 CLAIMS = (Event, CasualtyReport)  # the tables with a kept day of first citation (events.known)
+KEYS = "\x1f"  # between texts given as one: a kept row's report keys (events.imported), a list of keys
 LOCAL_ID = re.compile(r"[1-9][0-9]{0,17}")  # a positive id that fits a bigint
 
 # Columns the import sets itself rather than from a record's values.
@@ -156,6 +157,18 @@ class Database:
     def values(self, items: list):
         return items if self.postgresql else json.dumps(items)
 
+    def one_of_texts(self, column: str, texts: list[str], *, cast: str = "") -> tuple[str, list]:
+        """(condition, parameters): ``column`` is one of these texts, cast to ``cast`` on PostgreSQL.
+
+        PostgreSQL takes them as one string split by the server: psycopg checks each element of a
+        list for quoting, which costs more than the lookup.
+        """
+        if self.postgresql and not any(KEYS in text for text in texts):
+            return f"{column} = ANY(string_to_array(%s, chr(31)){cast and f'::{cast}[]'})", [KEYS.join(texts)]
+        if self.postgresql:
+            return f"{column} = ANY(%s{cast and f'::{cast}[]'})", [texts]
+        return self.one_of(column), [self.values(texts)]
+
 
 @dataclasses.dataclass
 class Table:
@@ -222,6 +235,7 @@ class BulkWriter:
         self._source_names: dict[str, int] | None = None
         self.sources_created = 0
         self.stamp = None  # the time of the batch being written, as the database takes it
+        self.ids: dict[tuple[str, str], int] = {}  # the last batch's records by ("event" or "report", key)
         self.events = Table.of(Event, "staging_event", db)
         self.reports = Table.of(CasualtyReport, "staging_report", db)
         self.sources = Table.of(Source, "staging_source", db)
@@ -246,9 +260,14 @@ class BulkWriter:
         citation_columns = [(f.column, db.db_type(f)) for f in self.citations.fields]
         tables["staging_citation"] = (place + [("changed", flag)] + citation_columns, "kind, subject_id, position")
         tables["staging_old_citation"] = (place, "kind, subject_id, position")
-        # The keys of the records accepted so far, with the line of each (and an event's fingerprint).
-        seen = [("kind", "char(1)"), ("key", text), ("line", integer), ("fingerprint", digest)]
-        tables["staging_seen"] = (seen, "kind, key")
+        # The keys of the records accepted so far ("e" or "r", then the key), with the line of each
+        # (and an event's fingerprint). Compared byte by byte: no collation to apply.
+        key = 'text COLLATE "C"' if db.postgresql else text
+        tables["staging_seen"] = ([("key", key), ("line", integer), ("fingerprint", digest)], "key")
+        kept = [("digest", imported.digest_type(self.connection.vendor)), ("event_id", bigint), ("report_id", bigint)]
+        kept += [("named_unit", flag)]
+        kept += [("event_key", text), ("fingerprint", text), ("report_keys", text)]
+        tables["staging_kept"] = (kept, "digest")
         return tables
 
     def __enter__(self):
@@ -271,33 +290,89 @@ class BulkWriter:
 
         They are kept in the database, not in memory, so that memory does not grow with the file.
         """
-        found = {}
+        keys = [f"e{key}" for key in events] + [f"r{key}" for key in reports]
+        if not keys:
+            return {}
         with transaction.atomic(using=self.connection.alias, savepoint=False), self.connection.cursor() as cursor:
             # The table has no statistics (PostgreSQL never analyses a TEMP table by itself):
             # read through its key, not by comparing each of its rows with the whole list.
             self.db.read_by_key(cursor)
-            for kind, keys in (("e", events), ("r", reports)):
-                if keys:
-                    cursor.execute(
-                        f"SELECT key, line, fingerprint FROM staging_seen WHERE kind = %s AND {self.db.one_of('key')}",
-                        [kind, self.db.values(keys)],
-                    )
-                    found.update(
-                        ((kind, key), (line, fingerprint and bytes(fingerprint)))
-                        for key, line, fingerprint in cursor.fetchall()
-                    )
-        return found
+            condition, params = self.db.one_of_texts("key", keys)
+            cursor.execute(f"SELECT key, line, fingerprint FROM staging_seen WHERE {condition}", params)
+            return {
+                (key[0], key[1:]): (line, fingerprint and bytes(fingerprint))
+                for key, line, fingerprint in cursor.fetchall()
+            }
 
     def remember(self, seen: Mapping[tuple[str, str], tuple[int, bytes | None]]) -> None:
         """Record keys as given by the rows on these lines (see :meth:`earlier`)."""
         with self.connection.cursor() as cursor:
-            rows = [(kind, key, line, fingerprint) for (kind, key), (line, fingerprint) in seen.items()]
-            self.db.load(cursor, "staging_seen", ["kind", "key", "line", "fingerprint"], rows)
+            rows = [(kind + key, line, fingerprint) for (kind, key), (line, fingerprint) in seen.items()]
+            self.db.load(cursor, "staging_seen", ["key", "line", "fingerprint"], rows)
+
+    # --- Rows kept by digest (events.imported) ---------------------------------------------
+
+    def known_rows(self, digests: list[str]) -> dict[str, tuple[str | None, bytes | None, list[str]]]:
+        """(event key, event fingerprint, report keys) of the rows among these an import kept, by digest."""
+        if not digests:
+            return {}
+        with self.connection.cursor() as cursor:
+            self.db.read_by_key(cursor)
+            condition, params = self.db.one_of_texts("digest", digests, cast="uuid" if self.db.postgresql else "")
+            cursor.execute(
+                f"SELECT {imported.digest_text(self.connection.vendor)}, event_key, fingerprint, report_keys "
+                f"FROM {imported.TABLE} WHERE {condition}",
+                params,
+            )
+            return {
+                digest: (event_key, fingerprint and bytes.fromhex(fingerprint), report_keys.split(KEYS) if report_keys else [])
+                for digest, event_key, fingerprint, report_keys in cursor.fetchall()
+            }
+
+    def keep(self, records: list["RowRecord"]) -> None:
+        """Keep the rows just written by their digests, so that a re-import need not read them again.
+
+        Not a row with warnings (they are given again each time), nor one whose several reports
+        have no event: the triggers find a row's digest by its event or its one report.
+        """
+        rows = {}
+        for record in records:
+            if record.digest is None or record.warnings or (record.event is None and len(record.reports) != 1):
+                continue
+            report_keys = [spec.external_id for spec in record.reports]
+            if any(KEYS in key for key in report_keys):
+                continue
+            event = record.event
+            report = self.ids[("report", record.reports[0].external_id)] if len(record.reports) == 1 else None
+            rows[record.digest] = (
+                record.digest,
+                self.ids[("event", event.external_id)] if event is not None else None,
+                report,
+                any(spec.values.get("unit_id") is not None for spec in record.reports),
+                event.external_id if event is not None else None,
+                event.fingerprint.hex() if event is not None else None,
+                KEYS.join(report_keys),
+            )
+        if not rows:
+            return
+        columns = [name for name, _ in self.staging_tables["staging_kept"][0]]
+        names = ", ".join(columns)
+        with self.connection.cursor() as cursor:
+            self.db.clear(cursor, "staging_kept")
+            self.db.load(cursor, "staging_kept", columns, rows.values())
+            cursor.execute(
+                f"INSERT INTO {imported.TABLE} ({names}) SELECT {names} FROM staging_kept WHERE TRUE "
+                f"ON CONFLICT (digest) DO UPDATE SET "
+                + ", ".join(f"{name} = EXCLUDED.{name}" for name in columns if name != "digest")
+            )
 
     # --- A batch --------------------------------------------------------------------------
 
     def write(self, records: list["RowRecord"]) -> list[str]:
         """Upsert the records in one transaction; the status of each: created, updated or unchanged."""
+        self.ids = {}
+        if not records:
+            return []
         with transaction.atomic(using=self.connection.alias), self.connection.cursor() as cursor:
             now = timezone.now()
             self.stamp = self.connection.ops.adapt_datetimefield_value(now)
@@ -341,6 +416,8 @@ class BulkWriter:
             touch(CasualtyReport, *(reports[key].id for kind, key in touched if kind == "report"))
 
         changed |= written
+        self.ids = {("event", key): row.id for key, row in events.items()}
+        self.ids |= {("report", key): row.id for key, row in reports.items()}
         return [
             "created" if record.primary in created else "updated" if changed.intersection(record.keys) else "unchanged"
             for record in records
@@ -502,7 +579,10 @@ class BulkWriter:
         missing = [spec for slug, spec in specs.items() if slug not in self.source_ids]
         if missing:
             staged = [(spec.slug, "", False, dataclasses.asdict(spec), None) for spec in missing]
+            # Sources an import creates leave the kept rows' digests (events.imported) in place.
+            cursor.execute(f"INSERT INTO {imported.WRITING} (writing) VALUES (1)")
             created = self._upsert(cursor, self.sources, staged, update=False)
+            cursor.execute(f"DELETE FROM {imported.WRITING}")
             self.sources_created += len(created)
             self.source_ids.update((slug, row.id) for slug, row in created.items())
 

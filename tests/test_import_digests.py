@@ -1,0 +1,217 @@
+"""Re-importing rows an import kept by digest (events/imported.py): unchanged rows are not read
+again, and whatever changed the records since (a curator, another import, SQL) has them read
+again and restored, exactly as when every row was compared."""
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from events import imported
+from events.importers import base
+from events.importers.claims_csv import ClaimsCsvImporter
+from events.importers.ucdp import UcdpGedImporter
+from events.models import CasualtyReport, Citation, Event, Source, Unit
+
+from .test_importers import UCDP_SAMPLE, database_counts, history_counts, read_csv, read_csv_header_of_export, run
+from .test_importers import write_csv
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def parsed(monkeypatch):
+    """The lines of the rows the importers read (parse), in the last import run."""
+    lines = []
+    for importer in (UcdpGedImporter, ClaimsCsvImporter):
+        original = importer.parse_row
+
+        def parse_row(self, row, original=original):
+            lines.append(row.line)
+            return original(self, row)
+
+        monkeypatch.setattr(importer, "parse_row", parse_row)
+    return lines
+
+
+def reimport(parsed, path=UCDP_SAMPLE, command="import_ucdp"):
+    parsed.clear()
+    return run(command, path)
+
+
+def kept() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {imported.TABLE}")
+        return cursor.fetchone()[0]
+
+
+def warned_lines(err: str) -> list[int]:
+    """The lines of the rows an import warned about."""
+    return sorted({int(line.split(",")[0].removeprefix("warning line ")) for line in err.splitlines()})
+
+
+@pytest.fixture
+def warned(parsed):
+    """The sample imported: the lines of its rows with warnings, which are read every time."""
+    _, err = run("import_ucdp", UCDP_SAMPLE)
+    lines = warned_lines(err)
+    assert lines and len(parsed) == 200 and kept() == 200 - len(lines)
+    return lines
+
+
+def line_of(external_id: str) -> int:
+    number = external_id.removeprefix("ucdp-ged:")
+    return next(line for line, row in read_csv(UCDP_SAMPLE)[1] if row["id"] == number)
+
+
+def test_an_unchanged_file_is_not_read_again_and_writes_nothing(parsed, warned):
+    state, history = database_counts(), history_counts()
+
+    out, _ = reimport(parsed)
+
+    assert "0 created, 0 updated, 200 unchanged, 0 rejected" in out
+    assert parsed == warned
+    assert database_counts() == state and history_counts() == history
+
+
+def test_a_curators_edits_are_undone_by_a_reimport_as_before(parsed, warned):
+    events = list(Event.objects.order_by("id")[:6])
+    original = {event.pk: event.title for event in events}
+    # An event retitled (through the ORM's save, as the admin does), a report's description changed
+    # by update(), a citation's headline corrected, a citation added in the importer's role,
+    # one deleted, and a report deleted.
+    events[0].title = "Retitled by a curator"
+    events[0].save()
+    report = events[1].casualty_reports.order_by("id").first()
+    CasualtyReport.objects.filter(pk=report.pk).update(description="Edited by a curator")
+    citation = events[2].citations.order_by("id").first()
+    Citation.objects.filter(pk=citation.pk).update(title="Corrected by a curator")
+    Citation.objects.create(event=events[3], source=Source.objects.get(slug="ucdp"), role=citation.role)
+    events[4].citations.order_by("-id").first().delete()
+    events[5].casualty_reports.order_by("id").first().delete()
+
+    out, _ = reimport(parsed)
+
+    assert "0 created, 6 updated, 194 unchanged, 0 rejected" in out
+    assert parsed == sorted({*warned, *(line_of(event.external_id) for event in events)})
+    assert {pk: title for pk, title in Event.objects.filter(pk__in=original).values_list("pk", "title")} == original
+    assert CasualtyReport.objects.get(pk=report.pk).description == report.description
+    assert Citation.objects.get(pk=citation.pk).title == citation.title
+    assert events[3].citations.count() == Event.objects.get(pk=events[3].pk).citations.count()
+    out, _ = reimport(parsed)
+    assert "200 unchanged" in out and parsed == warned
+
+
+def test_deleted_records_are_imported_again(parsed, warned):
+    gone = Event.objects.order_by("id").first()
+    for report in gone.casualty_reports.all():  # reports protect their event
+        report.delete()
+    gone.delete()
+
+    out, _ = reimport(parsed)
+
+    assert "1 created, 0 updated, 199 unchanged" in out
+    assert parsed == sorted({*warned, line_of(gone.external_id)})
+    assert Event.objects.filter(external_id=gone.external_id).exists()
+
+
+def test_changed_rows_are_read_and_the_rest_are_not(parsed, warned, tmp_path):
+    header, records = read_csv(UCDP_SAMPLE)
+    rows = [row for _, row in records]
+    rows[10]["where_coordinates"] += " (centre)"
+    path = tmp_path / "revised.csv"
+    write_csv(path, header, rows)
+
+    out, _ = reimport(parsed, path)
+
+    assert "0 created, 1 updated, 199 unchanged" in out
+    assert parsed == sorted({*warned, records[10][0]})
+    # The original row describes the record as it was: it is read, and restores it.
+    out, _ = reimport(parsed)
+    assert "0 created, 1 updated, 199 unchanged" in out and parsed == sorted({*warned, records[10][0]})
+
+
+def test_a_repeated_row_is_still_rejected(parsed, warned, tmp_path):
+    header, records = read_csv(UCDP_SAMPLE)
+    rows = [row for _, row in records] + [records[3][1]]
+    path = tmp_path / "repeated.csv"
+    write_csv(path, header, rows)
+
+    repeated = read_csv(path)[1][-1][0]
+
+    out, err = reimport(parsed, path)
+
+    assert "0 created, 0 updated, 200 unchanged, 1 rejected" in out
+    assert f"line {repeated}, column id: ucdp-ged:{records[3][1]['id']}:total is also on line {records[3][0]}." in err
+    assert parsed == warned + ([repeated] if records[3][0] in warned else [])
+
+
+def test_sources_created_by_an_import_keep_the_digests_and_a_curators_drop_them(parsed, warned):
+    # The sample's import created its sources batch by batch, and kept every row without warnings.
+    Source.objects.create(slug="a-new-source", name="A new source")
+    assert kept() == 0
+    out, _ = reimport(parsed)
+    assert "200 unchanged" in out and len(parsed) == 200
+    assert kept() == 200 - len(warned)
+    Source.objects.filter(slug="ucdp").update(name="Uppsala Conflict Data Program (renamed)")
+    assert kept() == 0
+
+
+def test_rows_with_warnings_are_read_every_time(parsed):
+    _, err = run("import_ucdp", UCDP_SAMPLE)
+
+    _, err_again = reimport(parsed)
+
+    assert parsed == warned_lines(err)
+    assert err_again == err  # the same warnings, again
+
+
+def test_another_importers_code_or_header_reads_every_row_again():
+    importer = UcdpGedImporter()
+    header = read_csv(UCDP_SAMPLE)[0]
+    fields = ["1"] * len(header)
+    digest = base.row_digest(base.row_salt(importer, header), fields)
+    assert base.row_digest(base.row_salt(importer, header), fields) == digest
+    assert base.row_digest(base.row_salt(importer, header[::-1]), fields) != digest
+    assert base.row_digest(base.row_salt(ClaimsCsvImporter(), header), fields) != digest
+    assert base.row_digest(base.row_salt(importer, header), ["1", *fields[1:-1], "11"]) != digest
+
+
+def test_claims_rows_naming_a_unit_are_read_again_when_units_change(parsed, tmp_path):
+    call_command("load_seed", verbosity=0)
+    header = read_csv_header_of_export(tmp_path)
+    unit = Unit.objects.order_by("id").first()
+    rows = [
+        {"report_id": "desk:unit", "category": "killed", "kind": "estimate", "best": "4", "unit": unit.name},
+        {"report_id": "desk:plain", "category": "killed", "kind": "estimate", "best": "5", "country": "UA"},
+    ]
+    path = tmp_path / "desk.csv"
+    write_csv(path, header, rows)
+    run("import_csv", path)
+    out, _ = reimport(parsed, path, "import_csv")
+    assert "2 unchanged" in out and parsed == []
+
+    Unit.objects.create(name=unit.name, country=unit.country)
+    out, err = reimport(parsed, path, "import_csv")
+
+    assert parsed == [2]  # only the row naming the unit, whose name is now ambiguous
+    assert "0 unchanged, 1 rejected" not in out and "1 unchanged, 1 rejected" in out
+    assert f"several units are named {unit.name!r}" in err
+
+
+def test_a_dry_run_reads_kept_rows_as_unchanged_and_keeps_nothing_new(parsed, tmp_path):
+    out, _ = run("import_ucdp", UCDP_SAMPLE, "--dry-run")
+    assert "200 created" in out and kept() == 0
+    _, err = run("import_ucdp", UCDP_SAMPLE)
+    parsed.clear()
+    out, _ = run("import_ucdp", UCDP_SAMPLE, "--dry-run")
+    assert "200 unchanged" in out and parsed == warned_lines(err)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="TRUNCATE is PostgreSQL's")
+def test_a_truncate_forgets_the_digests():
+    run("import_ucdp", UCDP_SAMPLE)
+    assert kept()
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the foreign keys checked: no event pending
+        cursor.execute("TRUNCATE events_citation")
+    assert kept() == 0
