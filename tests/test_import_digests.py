@@ -215,3 +215,49 @@ def test_a_truncate_forgets_the_digests():
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the foreign keys checked: no event pending
         cursor.execute("TRUNCATE events_citation")
     assert kept() == 0
+
+
+@pytest.mark.parametrize("batch_size", [1, 1000])
+def test_repeated_keys_are_rejected_with_the_line_that_first_gave_them(tmp_path, batch_size):
+    header, records = read_csv(UCDP_SAMPLE)
+    (line, row), (_, other) = records[3], records[4]
+    changed = {**row, "where_coordinates": row["where_coordinates"] + " (moved)"}
+    path = tmp_path / "repeats.csv"
+    write_csv(path, header, [row, other, row, changed])
+    lines = [line for line, _ in read_csv(path)[1]]
+
+    out, err = run("import_ucdp", path, "--batch-size", batch_size)
+
+    assert "2 created, 0 updated, 0 unchanged, 2 rejected" in out
+    given = CasualtyReport.objects.filter(event__external_id=f"ucdp-ged:{row['id']}").values_list("external_id", flat=True)
+    assert given
+    for repeat in lines[2:]:
+        for key in given:
+            assert f"line {repeat}, column id: {key} is also on line {lines[0]}." in err
+    assert f"line {lines[3]}, column id: ucdp-ged:{row['id']} is also on line {lines[0]}, with different values." in err
+
+
+@pytest.mark.parametrize("batch_size", [1, 1000])
+def test_a_report_key_given_with_its_event_and_alone_is_a_repeat(tmp_path, batch_size):
+    header = read_csv_header_of_export(tmp_path)
+    event = {"event_id": "desk:ev", "event_title": "Shelling", "event_type": "strike", "event_start_date": "2025-01-01"}
+    report = {"category": "killed", "kind": "estimate", "country": "UA"}
+    rows = [
+        {**report, **event, "report_id": "desk:ev:total", "best": "3"},
+        {**report, **event, "report_id": "desk:ev:wounded", "best": "4"},
+        {**report, "report_id": "desk:ev:total", "best": "5"},
+        {**report, "report_id": "desk:ev:wounded", "best": "6"},
+        {**report, "report_id": "desk:loose", "best": "7"},
+        {**report, **event, "report_id": "desk:loose", "best": "8"},
+    ]
+    path = tmp_path / "repeats.csv"
+    write_csv(path, header, rows)
+    lines = [line for line, _ in read_csv(path)[1]]
+
+    out, err = run("import_csv", path, "--batch-size", batch_size)
+
+    assert "3 created, 0 updated, 0 unchanged, 3 rejected" in out
+    assert f"line {lines[2]}, column report_id: desk:ev:total is also on line {lines[0]}." in err
+    assert f"line {lines[3]}, column report_id: desk:ev:wounded is also on line {lines[1]}." in err
+    assert f"line {lines[5]}, column report_id: desk:loose is also on line {lines[4]}." in err
+    assert CasualtyReport.objects.get(external_id="desk:ev:total").best == 3

@@ -55,7 +55,7 @@ from tqdm import tqdm
 from events import choices
 from events.models import CasualtyReport, Citation, Event, Source
 
-from .bulk import BulkWriter
+from .bulk import KEYS, BulkWriter, Seen
 from .rules import rules_of
 
 DEFAULT_BATCH_SIZE = 1000
@@ -654,39 +654,73 @@ def reject_duplicates(items: list, importer: Importer, writer: BulkWriter) -> li
     Items are records, rejected rows and unchanged rows (:class:`Unchanged`, never read). Rows of
     the claims format repeat their event, with the same values. Only accepted rows count as
     earlier rows. Their keys are kept by the writer (in the database, so memory does not grow
-    with the file); those of the rows accepted here are added.
+    with the file, see :class:`.bulk.Seen`); those of the rows accepted here are added.
     """
     keys = [row_keys(item) for item in items]
-    events = list({event for event, _, _ in filter(None, keys) if event is not None})
-    reports = [report for _, _, row_reports in filter(None, keys) for report in row_reports]
-    seen = writer.earlier(events, reports)
-    new: dict[tuple[str, str], tuple[int, bytes | None]] = {}
+    wanted = set()
+    for event, _, reports in filter(None, keys):
+        if event is not None:
+            wanted.add("e" + event)
+        for report in reports:
+            wanted.add("r" + report)
+            if (owner := owning_event(report)) is not None:
+                wanted.add("e" + owner[0])
+    seen = writer.earlier(wanted)
+    new: dict[str, Seen] = {}
+
+    def first(key: str) -> Seen | None:
+        return new.get(key) or seen.get(key)
+
+    def first_line(report: str) -> int | None:
+        """The line of the row that gave this report key, if one did: as a report of its own, or of its event."""
+        if (given := first("r" + report)) is not None:
+            return given.line
+        if (owner := owning_event(report)) is not None and (event := first("e" + owner[0])) is not None:
+            return event.reports.get(owner[1])
+        return None
+
     result = []
     for item, item_keys in zip(items, keys, strict=True):
         if item_keys is None:
             result.append(item)
             continue
-        event, fingerprint, row_reports = item_keys
+        event, fingerprint, reports = item_keys
         problems = []
-        if event is not None:
-            first = seen.get(("e", event)) or new.get(("e", event))
-            if first is not None and first[1] != fingerprint():
-                message = f"{event} is also on line {first[0]}, with different values."
-                problems.append(Problem(item.line, importer.event_id_column, message))
-        for report in row_reports:
-            first = seen.get(("r", report)) or new.get(("r", report))
-            if first is not None:
-                message = f"{report} is also on line {first[0]}."
-                problems.append(Problem(item.line, importer.report_id_column, message))
+        earlier_event = first("e" + event) if event is not None else None
+        if earlier_event is not None and earlier_event.fingerprint != fingerprint():
+            message = f"{event} is also on line {earlier_event.line}, with different values."
+            problems.append(Problem(item.line, importer.event_id_column, message))
+        for report in reports:
+            if (line := first_line(report)) is not None:
+                problems.append(Problem(item.line, importer.report_id_column, f"{report} is also on line {line}."))
         if isinstance(item, Rejected) or problems:
             result.append(Rejected(item.problems + problems if isinstance(item, Rejected) else problems))
             continue
-        if event is not None and ("e", event) not in seen:
-            new.setdefault(("e", event), (item.line, fingerprint()))
-        new.update((("r", report), (item.line, None)) for report in row_reports)
+        owned = {}
+        for report in reports:
+            owner = owning_event(report)
+            if owner is not None and owner[0] == event:
+                owned[owner[1]] = item.line  # kept with its event
+            else:
+                new["r" + report] = Seen(item.line)
+        if event is not None:
+            if earlier_event is None:
+                new["e" + event] = Seen(item.line, fingerprint(), owned)
+            elif owned:
+                new["e" + event] = Seen(earlier_event.line, earlier_event.fingerprint, {**earlier_event.reports, **owned})
         result.append(item)
     writer.remember(new)
     return result
+
+
+def owning_event(report: str) -> tuple[str, str] | None:
+    """(event key, suffix) of a report key made of an event's key, a colon and a word ("ucdp-ged:12:total").
+
+    A row's reports of that form are kept with its event in the keys seen so far (one entry for
+    a UCDP or ACLED row, not one per report). Two such keys are equal only if their events are.
+    """
+    event, colon, suffix = report.rpartition(":")
+    return (event, suffix) if colon and event and suffix and KEYS not in suffix else None
 
 
 def row_keys(item) -> tuple[str | None, Callable[[], bytes | None], list[str]] | None:

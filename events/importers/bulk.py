@@ -220,6 +220,23 @@ class Staged(NamedTuple):
     changed: bool
 
 
+class Seen(NamedTuple):
+    """An earlier row's event or report key (see ``base.reject_duplicates``): its line, and for an event,
+    its fingerprint and the line of each of its reports kept with it, by the suffix of their key."""
+
+    line: int
+    fingerprint: bytes | None = None
+    reports: dict[str, int] = {}
+
+    def reports_text(self) -> str:
+        return KEYS.join(f"{suffix}{KEYS}{line}" for suffix, line in self.reports.items())
+
+    @classmethod
+    def of(cls, line: int, fingerprint, reports: str) -> "Seen":
+        parts = reports.split(KEYS) if reports else []
+        return cls(line, fingerprint and bytes(fingerprint), {s: int(n) for s, n in zip(parts[::2], parts[1::2])})
+
+
 class BulkWriter:
     """Writes batches of records (see the module docstring); remembers the sources it has looked up or created.
 
@@ -236,6 +253,7 @@ class BulkWriter:
         self.sources_created = 0
         self.stamp = None  # the time of the batch being written, as the database takes it
         self.ids: dict[tuple[str, str], int] = {}  # the last batch's records by ("event" or "report", key)
+        self.loose_reports = False  # whether a report key was kept on its own (not with its event's)
         self.events = Table.of(Event, "staging_event", db)
         self.reports = Table.of(CasualtyReport, "staging_report", db)
         self.sources = Table.of(Source, "staging_source", db)
@@ -263,7 +281,9 @@ class BulkWriter:
         # The keys of the records accepted so far ("e" or "r", then the key), with the line of each
         # (and an event's fingerprint). Compared byte by byte: no collation to apply.
         key = 'text COLLATE "C"' if db.postgresql else text
-        tables["staging_seen"] = ([("key", key), ("line", integer), ("fingerprint", digest)], "key")
+        seen = [("key", key), ("line", integer), ("fingerprint", digest), ("reports", text)]
+        tables["staging_seen"] = (seen, "key")
+        tables["staging_seen_batch"] = (seen, "key")
         kept = [("digest", imported.digest_type(self.connection.vendor)), ("event_id", bigint), ("report_id", bigint)]
         kept += [("named_unit", flag)]
         kept += [("event_key", text), ("fingerprint", text), ("report_keys", text)]
@@ -285,30 +305,36 @@ class BulkWriter:
 
     # --- Keys seen earlier in the file ----------------------------------------------------
 
-    def earlier(self, events: list[str], reports: list[str]) -> dict[tuple[str, str], tuple[int, bytes | None]]:
-        """(line, fingerprint) of the events and reports among these that earlier rows gave, by (kind, key).
+    def earlier(self, keys: set[str]) -> dict[str, Seen]:
+        """What earlier rows gave of these event and report keys ("e" or "r", then the key).
 
         They are kept in the database, not in memory, so that memory does not grow with the file.
         """
-        keys = [f"e{key}" for key in events] + [f"r{key}" for key in reports]
+        if not self.loose_reports:  # no report was kept on its own: none is to be looked up
+            keys = {key for key in keys if key[0] != "r"}
         if not keys:
             return {}
         with transaction.atomic(using=self.connection.alias, savepoint=False), self.connection.cursor() as cursor:
             # The table has no statistics (PostgreSQL never analyses a TEMP table by itself):
             # read through its key, not by comparing each of its rows with the whole list.
             self.db.read_by_key(cursor)
-            condition, params = self.db.one_of_texts("key", keys)
-            cursor.execute(f"SELECT key, line, fingerprint FROM staging_seen WHERE {condition}", params)
-            return {
-                (key[0], key[1:]): (line, fingerprint and bytes(fingerprint))
-                for key, line, fingerprint in cursor.fetchall()
-            }
+            condition, params = self.db.one_of_texts("key", list(keys))
+            cursor.execute(f"SELECT key, line, fingerprint, reports FROM staging_seen WHERE {condition}", params)
+            return {row[0]: Seen.of(*row[1:]) for row in cursor.fetchall()}
 
-    def remember(self, seen: Mapping[tuple[str, str], tuple[int, bytes | None]]) -> None:
-        """Record keys as given by the rows on these lines (see :meth:`earlier`)."""
+    def remember(self, seen: Mapping[str, Seen]) -> None:
+        """Record keys as given by the rows on these lines (see :meth:`earlier`); an event's replaces its entry."""
+        if not seen:
+            return
+        self.loose_reports = self.loose_reports or any(key[0] == "r" for key in seen)
         with self.connection.cursor() as cursor:
-            rows = [(kind + key, line, fingerprint) for (kind, key), (line, fingerprint) in seen.items()]
-            self.db.load(cursor, "staging_seen", ["key", "line", "fingerprint"], rows)
+            rows = [(key, entry.line, entry.fingerprint, entry.reports_text()) for key, entry in seen.items()]
+            self.db.clear(cursor, "staging_seen_batch")
+            self.db.load(cursor, "staging_seen_batch", ["key", "line", "fingerprint", "reports"], rows)
+            cursor.execute(
+                "INSERT INTO staging_seen SELECT * FROM staging_seen_batch WHERE TRUE "
+                "ON CONFLICT (key) DO UPDATE SET reports = EXCLUDED.reports"
+            )
 
     # --- Rows kept by digest (events.imported) ---------------------------------------------
 
@@ -378,7 +404,7 @@ class BulkWriter:
             self.stamp = self.connection.ops.adapt_datetimefield_value(now)
             self.today = now.astimezone(datetime.UTC).date()  # the day a citation made now is known
             self.db.read_by_key(cursor)
-            for table in self.staging_tables.keys() - {"staging_seen"}:
+            for table in self.staging_tables.keys() - {"staging_seen", "staging_seen_batch"}:
                 self.db.clear(cursor, table)
             self._ensure_sources(cursor, records)
 
