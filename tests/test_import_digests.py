@@ -2,6 +2,9 @@
 again, and whatever changed the records since (a curator, another import, SQL) has them read
 again and restored, exactly as when every row was compared."""
 
+import csv
+import io
+
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -56,6 +59,14 @@ def warned(parsed):
     lines = warned_lines(err)
     assert lines and len(parsed) == 200 and kept() == 200 - len(lines)
     return lines
+
+
+def sample_records() -> tuple[str, list[tuple[int, str]]]:
+    """The sample's header line and each record's (line, text) as the file has them."""
+    lines = UCDP_SAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)
+    starts = [line for line, _ in read_csv(UCDP_SAMPLE)[1]]
+    ends = [*starts[1:], len(lines) + 1]
+    return lines[0], [(start, "".join(lines[start - 1 : end - 1])) for start, end in zip(starts, ends, strict=True)]
 
 
 def line_of(external_id: str) -> int:
@@ -115,33 +126,36 @@ def test_deleted_records_are_imported_again(parsed, warned):
 
 
 def test_changed_rows_are_read_and_the_rest_are_not(parsed, warned, tmp_path):
-    header, records = read_csv(UCDP_SAMPLE)
-    rows = [row for _, row in records]
-    rows[10]["where_coordinates"] += " (centre)"
+    header, records = sample_records()
+    changed_line, changed = records[10]
+    _, row = read_csv(UCDP_SAMPLE)[1][10]
+    place = f",{row['where_coordinates']},"  # where_coordinates, the first of the columns that may say it
+    texts = [text for _, text in records]
+    texts[10] = changed.replace(place, place[:-1] + " (centre),", 1)
     path = tmp_path / "revised.csv"
-    write_csv(path, header, rows)
+    path.write_text(header + "".join(texts), encoding="utf-8")
 
     out, _ = reimport(parsed, path)
 
     assert "0 created, 1 updated, 199 unchanged" in out
-    assert parsed == sorted({*warned, records[10][0]})
+    assert parsed == sorted({*warned, changed_line})
+    assert Event.objects.get(external_id=f"ucdp-ged:{row['id']}").place_name.endswith("(centre)")
     # The original row describes the record as it was: it is read, and restores it.
     out, _ = reimport(parsed)
-    assert "0 created, 1 updated, 199 unchanged" in out and parsed == sorted({*warned, records[10][0]})
+    assert "0 created, 1 updated, 199 unchanged" in out and parsed == sorted({*warned, changed_line})
 
 
 def test_a_repeated_row_is_still_rejected(parsed, warned, tmp_path):
-    header, records = read_csv(UCDP_SAMPLE)
-    rows = [row for _, row in records] + [records[3][1]]
+    header, records = sample_records()
     path = tmp_path / "repeated.csv"
-    write_csv(path, header, rows)
-
+    path.write_text(header + "".join(text for _, text in records) + records[3][1], encoding="utf-8")
     repeated = read_csv(path)[1][-1][0]
+    _, row = read_csv(UCDP_SAMPLE)[1][3]
 
     out, err = reimport(parsed, path)
 
     assert "0 created, 0 updated, 200 unchanged, 1 rejected" in out
-    assert f"line {repeated}, column id: ucdp-ged:{records[3][1]['id']}:total is also on line {records[3][0]}." in err
+    assert f"line {repeated}, column id: ucdp-ged:{row['id']}:total is also on line {records[3][0]}." in err
     assert parsed == warned + ([repeated] if records[3][0] in warned else [])
 
 
@@ -261,3 +275,66 @@ def test_a_report_key_given_with_its_event_and_alone_is_a_repeat(tmp_path, batch
     assert f"line {lines[3]}, column report_id: desk:ev:wounded is also on line {lines[1]}." in err
     assert f"line {lines[5]}, column report_id: desk:loose is also on line {lines[4]}." in err
     assert CasualtyReport.objects.get(external_id="desk:ev:total").best == 3
+
+
+def csv_records(text: str) -> list[tuple[int, list[str]]]:
+    """(line, fields) of each record as csv reads the text, lines counted as the importers always did."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    records, previous = [], 0
+    for fields in reader:
+        line, previous = previous + 1, reader.line_num
+        if fields:
+            records.append((line, fields))
+    return records
+
+
+def records_of(text: str) -> list[tuple[int, list[str]]]:
+    """(line, fields) of each record as base.Records gives them, read by csv from the first it cannot delimit."""
+    records, found = base.Records(io.StringIO(text, newline="")), []
+    while True:
+        for line, lines, fields in records:
+            if fields is None:
+                fields = records.fields(lines)
+                if fields is None:
+                    records.read_by_csv(line, lines)
+                    break
+            found.append((line, fields))
+        else:
+            return found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'a,b\r\n1,2\r\n"x, y","z"\r\n',
+        'a,b\n"line one\nline two",2\n\n3,"say ""hi"""\n',
+        'a,b\nab"c,d\ne,"f\ng",h\ni,j\n',  # a quote in a field without quotes: csv keeps it as a character
+        'a,b\n"x"y,z\n"p\nq",r\n',  # text after a closing quote
+        'a,b\n1,2\n"never closed,3\n4,5\n',
+        'a,b\n1,"2"\n\n\n"3\r\n4",5',
+    ],
+)
+def test_records_are_those_csv_reads(text):
+    assert records_of(text) == csv_records(text)
+
+
+def test_a_file_with_a_quote_csv_reads_as_a_character_imports_as_before(parsed, tmp_path):
+    header, records = sample_records()
+    _, row = read_csv(UCDP_SAMPLE)[1][50]
+    place = f",{row['where_coordinates']},"
+    assert '"' not in row["where_coordinates"] and place in records[50][1]
+    texts = [text for _, text in records]
+    # A quote inside a field written without quotes, then a row with a field too many.
+    texts[50] = records[50][1].replace(place, place[:-1] + ' "centre,', 1)
+    texts[60] = texts[60].rstrip("\n") + ",extra\n"
+    path = tmp_path / "quote.csv"
+    path.write_text(header + "".join(texts), encoding="utf-8")
+    (extra_line, _) = [record for record in csv_records(path.read_text(encoding="utf-8"))[1:]][60]
+
+    for _ in range(2):
+        out, err = reimport(parsed, path)
+        assert "1 rejected" in out
+        assert f"line {extra_line}, column (row): the row has" in err
+
+    assert Event.objects.get(external_id=f"ucdp-ged:{row['id']}").place_name.endswith(' "centre')
+    assert Event.objects.count() == 199

@@ -59,6 +59,8 @@ from .bulk import KEYS, BulkWriter, Seen
 from .rules import rules_of
 
 DEFAULT_BATCH_SIZE = 1000
+LOOKUP_SIZE = 1000  # rows looked up at a time among those kept by digest (events.imported)
+UNCHANGED_BATCH_SIZE = 20_000  # rows of a batch at most, unchanged ones included
 
 
 class ImportFileError(Exception):
@@ -508,6 +510,63 @@ class ImportSummary:
         return "Dry run, nothing was saved. " + text if self.dry_run else text
 
 
+# A field as ``csv`` writes it: quoted (its quotes doubled), or without quotes, separators or line ends.
+CSV_FIELD = r'(?:"(?:[^"]|"")*"|[^",\r\n]*)'
+PLAIN_RECORD = re.compile(rf"{CSV_FIELD}(?:,{CSV_FIELD})*(?:\r\n|\n|\r)?")
+
+
+class Records:
+    """A CSV file's records, each with the line it starts on, as :mod:`csv` reads them, parsed only when asked.
+
+    A record is told apart by its quotes: it ends with the first line that leaves an even number
+    of them. That is where :mod:`csv` ends it too, as long as every quote opens, closes or doubles
+    a quoted field. :meth:`fields` checks that of each record it parses; from the first one where
+    it does not hold, the rest of the file is read by :mod:`csv` itself (:meth:`read_by_csv`), and
+    its records come parsed.
+
+    Iterating gives (line, lines of the record or None, fields or None); a blank line is no record.
+    """
+
+    def __init__(self, text: Iterable[str]):
+        self.lines = iter(text)
+        self.read = 0  # lines read so far
+        self.reader = None  # csv's, from the first record quotes alone do not delimit
+        self.offset = 0  # lines read before the reader started
+
+    def __iter__(self):
+        while self.reader is None:
+            lines, quotes = [], 0
+            for physical in self.lines:
+                lines.append(physical)
+                quotes += physical.count('"')
+                if not quotes % 2:
+                    break
+            if not lines:
+                return
+            line = self.read + 1
+            self.read += len(lines)
+            if len(lines) > 1 or lines[0].strip("\r\n"):
+                yield line, lines, None
+        for fields in self.reader:
+            line, self.read = self.read + 1, self.offset + self.reader.line_num
+            if fields:
+                yield line, None, fields
+
+    @staticmethod
+    def fields(lines: list[str]) -> list[str] | None:
+        """The fields of a record, or None when :mod:`csv` might end it elsewhere (see the class)."""
+        if not PLAIN_RECORD.fullmatch("".join(lines)):
+            return None
+        records = list(csv.reader(lines))
+        return records[0] if len(records) == 1 else None
+
+    def read_by_csv(self, line: int, lines: list[str]) -> None:
+        """Read the file again from ``line`` (whose lines, and those read after it, are given) with csv."""
+        self.lines = itertools.chain(lines, self.lines)
+        self.read = self.offset = line - 1
+        self.reader = csv.reader(self.lines)
+
+
 def import_file(
     *,
     path: Path,
@@ -530,7 +589,12 @@ def import_file(
         event_citation_roles=importer.event_citation_roles,
         report_citation_roles=importer.report_citation_roles,
     )
-    batch: list[tuple[int, list[str], str]] = []  # (line, fields, digest) in file order
+    # Rows read and not yet looked up among the kept rows: (line, lines or None, fields or None,
+    # digest), in file order (see Records).
+    block: list[tuple[int, list[str] | None, list[str] | None, str]] = []
+    # Rows looked up and not yet written: Unchanged, or (line, fields, digest) to read, in file order.
+    batch: list[Unchanged | tuple[int, list[str], str]] = []
+    to_read = 0
     started = time.monotonic()
 
     def report(problem: Problem, rejected: bool):
@@ -539,17 +603,42 @@ def import_file(
             with tqdm.external_write_mode(file=sys.stderr):
                 on_problem(problem, rejected)
 
+    def look_up() -> bool:
+        """Move the block's rows to the batch, each as unchanged if kept (events.imported), else to be read.
+
+        False when a row's quotes do not delimit it (see Records): the rows from it on are read
+        again, by csv.
+        """
+        nonlocal to_read, line
+        known = writer.known_rows([row[3] for row in block])
+        for position, (line, lines, fields, digest) in enumerate(block):
+            if digest in known:
+                batch.append(Unchanged(line, *known[digest]))
+                continue
+            if fields is None:
+                fields = records.fields(lines)
+                if fields is None:
+                    records.read_by_csv(line, [text for row in block[position:] for text in row[1]])
+                    summary.rows -= len(block) - position
+                    block.clear()
+                    return False
+            batch.append((line, fields, digest))
+            to_read += 1
+        block.clear()
+        return True
+
     def flush():
+        nonlocal to_read
         with transaction.atomic():
-            known = writer.known_rows([digest for _, _, digest in batch])
             items = []
-            for line, fields, digest in batch:
-                if digest in known:
-                    items.append(Unchanged(line, *known[digest]))
-                else:
-                    items.append(parse_record(importer, header, fields, line=line))
-                    if isinstance(items[-1], RowRecord):
-                        items[-1].digest = digest
+            for item in batch:
+                if isinstance(item, Unchanged):
+                    items.append(item)
+                    continue
+                line, fields, digest = item
+                items.append(parse_record(importer, header, fields, line=line))
+                if isinstance(items[-1], RowRecord):
+                    items[-1].digest = digest
             records = []
             for item in reject_duplicates(items, importer, writer):
                 if isinstance(item, Rejected):
@@ -566,6 +655,7 @@ def import_file(
                 setattr(summary, status, getattr(summary, status) + 1)
             writer.keep(records)
         batch.clear()
+        to_read = 0
         bar.update(text.buffer.tell() - bar.n)  # bytes read so far: the bar needs no counting pass
         bar.set_postfix_str(f"{summary.rows:,} rows")
 
@@ -581,20 +671,29 @@ def import_file(
         writer,
     ):
         try:
-            reader = csv.reader(text)
-            header = [column.strip() for column in next(reader, [])]
+            records = Records(text)
+            header = read_header(records)
             importer.check_header(header)
-            salt = row_salt(importer, header)
-            previous_line = reader.line_num
-            for fields in reader:
-                # A quoted field may span lines: a record starts on the line after the previous one ended.
-                line, previous_line = previous_line + 1, reader.line_num
-                if not fields:
-                    continue
-                summary.rows += 1
-                batch.append((line, fields, row_digest(salt, fields)))
-                if len(batch) >= batch_size:
-                    flush()
+            # Two salts: rows are known by their text (as read from the file) or, once csv reads
+            # the file, by their fields.
+            salts = {kind: row_salt(importer, header, kind) for kind in ("text", "fields")}
+            while True:
+                for line, lines, fields in records:
+                    summary.rows += 1
+                    if lines is not None:
+                        digest = text_digest(salts["text"], lines)
+                    else:
+                        digest = row_digest(salts["fields"], fields)
+                    block.append((line, lines, fields, digest))
+                    if len(block) >= min(batch_size, LOOKUP_SIZE):
+                        if not look_up():
+                            break
+                        # A batch writes up to batch_size rows; unchanged ones cost it no write.
+                        if to_read >= batch_size or len(batch) >= UNCHANGED_BATCH_SIZE:
+                            flush()
+                else:
+                    if look_up():
+                        break
             if batch:
                 flush()
         except UnicodeDecodeError:
@@ -619,11 +718,31 @@ def code_digest() -> bytes:
     return digest.digest()
 
 
-def row_salt(importer: Importer, header: list[str]) -> bytes:
-    """The key of the rows' digests (:func:`row_digest`) in a file with this header, read by this importer."""
+def row_salt(importer: Importer, header: list[str], kind: str = "fields") -> bytes:
+    """The key of the rows' digests in a file with this header, read by this importer.
+
+    ``kind`` is what is digested: a row's "fields" (:func:`row_digest`) or its "text" (:func:`text_digest`).
+    """
     digest = hashlib.blake2b(code_digest(), digest_size=32)
-    digest.update(pickle.dumps([type(importer).__module__, type(importer).__qualname__, header]))
+    digest.update(pickle.dumps([kind, type(importer).__module__, type(importer).__qualname__, header]))
     return digest.digest()
+
+
+def text_digest(salt: bytes, lines: list[str]) -> str:
+    """A digest of a row's text, its lines as the file has them (see events.imported)."""
+    return hashlib.blake2b("".join(lines).encode(), key=salt, digest_size=16).hexdigest()
+
+
+def read_header(records: Records) -> list[str]:
+    """The file's first record, its column names trimmed; empty for an empty file."""
+    for _line, lines, fields in records:
+        if fields is None:
+            fields = records.fields(lines)
+            if fields is None:
+                records.read_by_csv(1, lines)
+                continue
+        return [column.strip() for column in fields]
+    return []
 
 
 def row_digest(salt: bytes, fields: list[str]) -> str:
@@ -661,21 +780,22 @@ def reject_duplicates(items: list, importer: Importer, writer: BulkWriter) -> li
     for event, _, reports in filter(None, keys):
         if event is not None:
             wanted.add("e" + event)
-        for report in reports:
+        for report, owner in reports:
             wanted.add("r" + report)
-            if (owner := owning_event(report)) is not None:
+            if owner is not None and owner[0] != event:
                 wanted.add("e" + owner[0])
     seen = writer.earlier(wanted)
     new: dict[str, Seen] = {}
+    loose = writer.loose_reports  # whether any report key is kept on its own, not with its event's
 
     def first(key: str) -> Seen | None:
         return new.get(key) or seen.get(key)
 
-    def first_line(report: str) -> int | None:
+    def first_line(report: str, owner: tuple[str, str] | None) -> int | None:
         """The line of the row that gave this report key, if one did: as a report of its own, or of its event."""
-        if (given := first("r" + report)) is not None:
+        if loose and (given := first("r" + report)) is not None:
             return given.line
-        if (owner := owning_event(report)) is not None and (event := first("e" + owner[0])) is not None:
+        if owner is not None and (event := first("e" + owner[0])) is not None:
             return event.reports.get(owner[1])
         return None
 
@@ -690,19 +810,23 @@ def reject_duplicates(items: list, importer: Importer, writer: BulkWriter) -> li
         if earlier_event is not None and earlier_event.fingerprint != fingerprint():
             message = f"{event} is also on line {earlier_event.line}, with different values."
             problems.append(Problem(item.line, importer.event_id_column, message))
-        for report in reports:
-            if (line := first_line(report)) is not None:
-                problems.append(Problem(item.line, importer.report_id_column, f"{report} is also on line {line}."))
+        # A row's own reports named after its new event can have been given by no earlier row
+        # unless some report key is kept on its own.
+        if loose or earlier_event is not None or any(owner is None or owner[0] != event for _, owner in reports):
+            for report, owner in reports:
+                if (line := first_line(report, owner)) is not None:
+                    message = f"{report} is also on line {line}."
+                    problems.append(Problem(item.line, importer.report_id_column, message))
         if isinstance(item, Rejected) or problems:
             result.append(Rejected(item.problems + problems if isinstance(item, Rejected) else problems))
             continue
         owned = {}
-        for report in reports:
-            owner = owning_event(report)
+        for report, owner in reports:
             if owner is not None and owner[0] == event:
                 owned[owner[1]] = item.line  # kept with its event
             else:
                 new["r" + report] = Seen(item.line)
+                loose = True
         if event is not None:
             if earlier_event is None:
                 new["e" + event] = Seen(item.line, fingerprint(), owned)
@@ -723,16 +847,20 @@ def owning_event(report: str) -> tuple[str, str] | None:
     return (event, suffix) if colon and event and suffix and KEYS not in suffix else None
 
 
-def row_keys(item) -> tuple[str | None, Callable[[], bytes | None], list[str]] | None:
-    """(event key, its fingerprint when asked for, report keys) of an item; None for a row that could not be read."""
+def row_keys(item) -> tuple[str | None, Callable[[], bytes | None], list[tuple[str, tuple[str, str] | None]]] | None:
+    """(event key, its fingerprint when asked for, each report key with :func:`owning_event`) of an item.
+
+    None for a row that could not be read.
+    """
     if isinstance(item, Unchanged):
-        return item.event_key, lambda: item.fingerprint, item.report_keys
+        return item.event_key, lambda: item.fingerprint, [(key, owning_event(key)) for key in item.report_keys]
     record = item if isinstance(item, RowRecord) else item.record
     if record is None:
         return None
     event = record.event
     fingerprint = (lambda: event.fingerprint) if event is not None else (lambda: None)
-    return (event.external_id if event is not None else None), fingerprint, [r.external_id for r in record.reports]
+    reports = [(spec.external_id, owning_event(spec.external_id)) for spec in record.reports]
+    return (event.external_id if event is not None else None), fingerprint, reports
 
 
 # --- The management commands ----------------------------------------------------------------
