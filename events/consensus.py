@@ -43,10 +43,8 @@ Projections (with their horizons) and denials are listed apart from reports of w
 happened; the envelope, agreement, median and spread are those of the reports.
 """
 
-import contextlib
 import dataclasses
 import datetime
-import gc
 import json
 from collections import defaultdict
 from typing import NamedTuple
@@ -646,21 +644,6 @@ def _ordinal(day: datetime.date | None) -> int:
 
 def _column(values, dtype) -> np.ndarray:
     return np.fromiter(values, dtype=dtype)
-
-
-@contextlib.contextmanager
-def collector_paused():
-    """Python's cycle collector held off while a page's claims are read and compared: the tens
-    of thousands of rows and records made (none in a cycle; reference counting frees them)
-    would otherwise set off collections of the whole process's heap, measured at a third of a
-    large series' time. It runs again, as it would have, after."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 # --- A page of subjects, for one date or a series -------------------------------------------

@@ -54,8 +54,9 @@ def digest_text(vendor: str) -> str:
 def tables_sql(vendor: str) -> list[str]:
     flag = "boolean" if vendor == "postgresql" else "bool"
     return [
-        f"CREATE TABLE IF NOT EXISTS {TABLE} (digest {digest_type(vendor)} PRIMARY KEY, event_id bigint, report_id bigint, "
-        f"named_unit {flag} NOT NULL, event_key text, fingerprint text, report_keys text NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS {TABLE} (digest {digest_type(vendor)} PRIMARY KEY, "
+        f"event_id bigint, report_id bigint, named_unit {flag} NOT NULL, "
+        "event_key text, fingerprint text, report_keys text NOT NULL)",
         f"CREATE INDEX IF NOT EXISTS {TABLE}_event_idx ON {TABLE} (event_id) WHERE event_id IS NOT NULL",
         f"CREATE INDEX IF NOT EXISTS {TABLE}_report_idx ON {TABLE} (report_id) WHERE report_id IS NOT NULL",
         f"CREATE TABLE IF NOT EXISTS {WRITING} (writing integer NOT NULL)",
@@ -90,7 +91,9 @@ def drop(events: str = "", reports: str = "", *, lists: bool = False) -> list[st
     statements = []
     for column, ids in (("event_id", events), ("report_id", reports)):
         if ids:
-            statements.append(f"DELETE FROM {TABLE} WHERE {column} " + (f"IN ({ids})" if lists else f"= ANY(ARRAY({ids}))"))
+            statements.append(
+                f"DELETE FROM {TABLE} WHERE {column} " + (f"IN ({ids})" if lists else f"= ANY(ARRAY({ids}))")
+            )
     return statements
 
 
@@ -129,8 +132,11 @@ def postgres_changes() -> list[tuple[str, str, list[str]]]:
         (REPORTS, "delete", drop(events="SELECT event_id FROM old_rows", reports="SELECT id FROM old_rows")),
     ]
     for operation in ("insert", "update", "delete"):
-        rows = {"insert": "new_rows", "delete": "old_rows", "update": "(SELECT * FROM old_rows UNION ALL "
-                "SELECT * FROM new_rows) AS moved"}[operation]
+        rows = {
+            "insert": "new_rows",
+            "delete": "old_rows",
+            "update": "(SELECT * FROM old_rows UNION ALL SELECT * FROM new_rows) AS moved",
+        }[operation]
         events, reports = citation_subjects(rows)
         changes.append((CITATIONS, operation, drop(events=events, reports=reports)))
     return changes

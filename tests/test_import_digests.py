@@ -15,8 +15,15 @@ from events.importers.claims_csv import ClaimsCsvImporter
 from events.importers.ucdp import UcdpGedImporter
 from events.models import CasualtyReport, Citation, Event, Source, Unit
 
-from .test_importers import UCDP_SAMPLE, database_counts, history_counts, read_csv, read_csv_header_of_export, run
-from .test_importers import write_csv
+from .test_importers import (
+    UCDP_SAMPLE,
+    database_counts,
+    history_counts,
+    read_csv,
+    read_csv_header_of_export,
+    run,
+    write_csv,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -234,7 +241,7 @@ def test_a_truncate_forgets_the_digests():
 @pytest.mark.parametrize("batch_size", [1, 1000])
 def test_repeated_keys_are_rejected_with_the_line_that_first_gave_them(tmp_path, batch_size):
     header, records = read_csv(UCDP_SAMPLE)
-    (line, row), (_, other) = records[3], records[4]
+    (_, row), (_, other) = records[3], records[4]
     changed = {**row, "where_coordinates": row["where_coordinates"] + " (moved)"}
     path = tmp_path / "repeats.csv"
     write_csv(path, header, [row, other, row, changed])
@@ -243,7 +250,9 @@ def test_repeated_keys_are_rejected_with_the_line_that_first_gave_them(tmp_path,
     out, err = run("import_ucdp", path, "--batch-size", batch_size)
 
     assert "2 created, 0 updated, 0 unchanged, 2 rejected" in out
-    given = CasualtyReport.objects.filter(event__external_id=f"ucdp-ged:{row['id']}").values_list("external_id", flat=True)
+    given = CasualtyReport.objects.filter(event__external_id=f"ucdp-ged:{row['id']}").values_list(
+        "external_id", flat=True
+    )
     assert given
     for repeat in lines[2:]:
         for key in given:

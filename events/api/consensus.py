@@ -19,6 +19,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.settings import api_settings
 
 from .. import choices, consensus
+from ..collector import collector_paused
 from ..filtersets import ConsensusFilterSet
 from ..models import CasualtyReport, Event, Source, Unit
 from .charts import ChartRenderer, PNGRenderer, SVGRenderer
@@ -169,7 +170,7 @@ class ConsensusView(ListAPIView):
         subjects = consensus.subjects_of(claims.filter(Q(as_of_date__lte=last) | Q(as_of_date__isnull=True)))
         page = self.paginate_queryset(subjects)
         subjects = [consensus.Subject(*(row[name] for name in consensus.SUBJECT_FIELDS)) for row in page]
-        with consensus.collector_paused():
+        with collector_paused():
             representation = Representation(request)
             results = consensus.consensus(
                 claims,

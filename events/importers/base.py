@@ -53,6 +53,7 @@ from django_countries import countries
 from tqdm import tqdm
 
 from events import choices
+from events.collector import collector_paused
 from events.models import CasualtyReport, Citation, Event, Source
 
 from .bulk import KEYS, BulkWriter, Seen
@@ -665,6 +666,7 @@ def import_file(
         raise ImportFileError(f"Cannot read {path}: {error.strerror}.") from None
     line = 1
     with (
+        collector_paused(),  # a batch's rows and records are in no cycle: reference counting frees them
         text,
         tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc=path.name, disable=not progress) as bar,
         transaction.atomic() if dry_run else contextlib.nullcontext(),
@@ -831,7 +833,9 @@ def reject_duplicates(items: list, importer: Importer, writer: BulkWriter) -> li
             if earlier_event is None:
                 new["e" + event] = Seen(item.line, fingerprint(), owned)
             elif owned:
-                new["e" + event] = Seen(earlier_event.line, earlier_event.fingerprint, {**earlier_event.reports, **owned})
+                new["e" + event] = Seen(
+                    earlier_event.line, earlier_event.fingerprint, {**earlier_event.reports, **owned}
+                )
         result.append(item)
     writer.remember(new)
     return result

@@ -234,7 +234,9 @@ class Seen(NamedTuple):
     @classmethod
     def of(cls, line: int, fingerprint, reports: str) -> "Seen":
         parts = reports.split(KEYS) if reports else []
-        return cls(line, fingerprint and bytes(fingerprint), {s: int(n) for s, n in zip(parts[::2], parts[1::2])})
+        return cls(
+            line, fingerprint and bytes(fingerprint), {s: int(n) for s, n in zip(parts[::2], parts[1::2], strict=True)}
+        )
 
 
 class BulkWriter:
@@ -351,7 +353,11 @@ class BulkWriter:
                 params,
             )
             return {
-                digest: (event_key, fingerprint and bytes.fromhex(fingerprint), report_keys.split(KEYS) if report_keys else [])
+                digest: (
+                    event_key,
+                    fingerprint and bytes.fromhex(fingerprint),
+                    report_keys.split(KEYS) if report_keys else [],
+                )
                 for digest, event_key, fingerprint, report_keys in cursor.fetchall()
             }
 
