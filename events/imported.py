@@ -39,6 +39,8 @@ TABLE = "events_import_row"
 WRITING = "events_import_writing"
 EVENTS, REPORTS, CITATIONS = "events_event", "events_casualtyreport", "events_citation"
 UNITS, SOURCES = "events_unit", "events_source"
+# The records a kept row stands for, as one value per column (ids are positive): one row per pair.
+RECORDS = "coalesce(event_id, 0), coalesce(report_id, 0)"
 
 
 def digest_type(vendor: str) -> str:
@@ -57,6 +59,7 @@ def tables_sql(vendor: str) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {TABLE} (digest {digest_type(vendor)} PRIMARY KEY, "
         f"event_id bigint, report_id bigint, named_unit {flag} NOT NULL, "
         "event_key text, fingerprint text, report_keys text NOT NULL)",
+        f"CREATE UNIQUE INDEX IF NOT EXISTS {TABLE}_records_idx ON {TABLE} ({RECORDS})",
         f"CREATE INDEX IF NOT EXISTS {TABLE}_event_idx ON {TABLE} (event_id) WHERE event_id IS NOT NULL",
         f"CREATE INDEX IF NOT EXISTS {TABLE}_report_idx ON {TABLE} (report_id) WHERE report_id IS NOT NULL",
         f"CREATE TABLE IF NOT EXISTS {WRITING} (writing integer NOT NULL)",

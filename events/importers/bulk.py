@@ -365,9 +365,12 @@ class BulkWriter:
         """Keep the rows just written by their digests, so that a re-import need not read them again.
 
         Not a row with warnings (they are given again each time), nor one whose several reports
-        have no event: the triggers find a row's digest by its event or its one report.
+        have no event: the triggers find a row's digest by its event or its one report. One row
+        is kept per (event, report): a row kept before for the same records (an earlier version of
+        the file's row, or one read by earlier code) is replaced, so the table holds no more rows
+        than there are records.
         """
-        rows = {}
+        rows, records_kept = {}, {}
         for record in records:
             if record.digest is None or record.warnings or (record.event is None and len(record.reports) != 1):
                 continue
@@ -376,9 +379,12 @@ class BulkWriter:
                 continue
             event = record.event
             report = self.ids[("report", record.reports[0].external_id)] if len(record.reports) == 1 else None
+            event_id = self.ids[("event", event.external_id)] if event is not None else None
+            rows.pop(records_kept.get((event_id, report)), None)  # a row of the file repeating the records
+            records_kept[(event_id, report)] = record.digest
             rows[record.digest] = (
                 record.digest,
-                self.ids[("event", event.external_id)] if event is not None else None,
+                event_id,
                 report,
                 any(spec.values.get("unit_id") is not None for spec in record.reports),
                 event.external_id if event is not None else None,
@@ -392,6 +398,11 @@ class BulkWriter:
         with self.connection.cursor() as cursor:
             self.db.clear(cursor, "staging_kept")
             self.db.load(cursor, "staging_kept", columns, rows.values())
+            records = imported.RECORDS
+            cursor.execute(
+                f"DELETE FROM {imported.TABLE} WHERE ({records}) IN (SELECT {records} FROM staging_kept) "
+                "AND digest NOT IN (SELECT digest FROM staging_kept)"
+            )
             cursor.execute(
                 f"INSERT INTO {imported.TABLE} ({names}) SELECT {names} FROM staging_kept WHERE TRUE "
                 f"ON CONFLICT (digest) DO UPDATE SET "
