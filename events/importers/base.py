@@ -23,6 +23,12 @@ and sources the row stands for. Everything else is done here, the same way for e
   staged (``COPY`` on PostgreSQL), then created, compared and updated in SQL, with their
   history entries (django-simple-history's tables). A record whose values did not change is
   not written at all: its ``updated_at`` and its history stay as they were.
+- A row accepted without warnings is kept by a digest of its text (:mod:`events.imported`),
+  which triggers drop when anything it stands for changes. A later import finds the digest
+  and counts the row unchanged without parsing or checking it: re-importing a dataset's next
+  release reads only the rows that changed, or whose records a curator edited since.
+  :class:`Records` tells rows apart by their quotes, so a kept row is not even split into
+  fields.
 
 Sources are matched by slug and created when missing; an existing source is never modified,
 so a curator's corrections (kind, reliability, country) survive re-imports.
