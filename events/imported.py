@@ -2,11 +2,12 @@
 
 Re-importing a file most of whose rows have not changed (a dataset's next release) read, checked
 and compared every row, at a few thousand rows a second. Each row an import accepts is therefore
-kept in ``events_import_row`` by a digest of its fields (with its file's header and the
-importer's own code, :func:`events.importers.base.row_salt`), with the ids of the event and the
-report it stands for, and what the checks for repeated keys need (the event's key and
-fingerprint, the reports' keys). A later import finds a row's digest there and counts it
-unchanged without parsing it.
+kept in ``events_import_row`` by a digest of its text (of its fields, in a file read by
+``csv`` itself; keyed with the file's header and the importer's own code,
+:func:`events.importers.base.row_salt`), with the ids of the event and the report it stands
+for, and what the checks for repeated keys need (the event's key and fingerprint, the
+reports' keys). A later import finds a row's digest there and counts it unchanged without
+parsing it. One row is kept per (event, report): a newer version of the row replaces it.
 
 That is right only while the records are as the import left them: a curator's edit since then
 must be undone by a re-import, as it was when every row was compared. So the database drops a
