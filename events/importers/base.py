@@ -163,7 +163,7 @@ class RowRecord:
     reports: list[ReportSpec] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     counts_as: str = "event"
-    digest: str | None = None  # of the row's fields (row_digest), under which its import keeps it
+    digest: str | None = None  # of the row (text_digest, or row_digest once csv reads the file): its key when kept
 
     @property
     def primary(self) -> tuple[str, str]:
