@@ -44,9 +44,21 @@ UNITS, SOURCES = "events_unit", "events_source"
 RECORDS = "coalesce(event_id, 0), coalesce(report_id, 0)"
 
 
-def digest_type(vendor: str) -> str:
-    """A digest's column: PostgreSQL compares 16 bytes (a ``uuid``) faster than their hex text."""
-    return "uuid" if vendor == "postgresql" else "text"
+def columns(vendor: str) -> list[tuple[str, str]]:
+    """(name, type) of the table's columns, which the import's staging table has too.
+
+    PostgreSQL keeps a digest as 16 bytes (a ``uuid``), which it compares faster than their hex text.
+    """
+    flag = "boolean" if vendor == "postgresql" else "bool"
+    return [
+        ("digest", "uuid" if vendor == "postgresql" else "text"),
+        ("event_id", "bigint"),
+        ("report_id", "bigint"),
+        ("named_unit", flag),
+        ("event_key", "text"),
+        ("fingerprint", "text"),
+        ("report_keys", "text"),
+    ]
 
 
 def digest_text(vendor: str) -> str:
@@ -55,11 +67,10 @@ def digest_text(vendor: str) -> str:
 
 
 def tables_sql(vendor: str) -> list[str]:
-    flag = "boolean" if vendor == "postgresql" else "bool"
+    required = {"digest": " PRIMARY KEY", "named_unit": " NOT NULL", "report_keys": " NOT NULL"}
+    definition = ", ".join(f"{name} {kind}{required.get(name, '')}" for name, kind in columns(vendor))
     return [
-        f"CREATE TABLE IF NOT EXISTS {TABLE} (digest {digest_type(vendor)} PRIMARY KEY, "
-        f"event_id bigint, report_id bigint, named_unit {flag} NOT NULL, "
-        "event_key text, fingerprint text, report_keys text NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS {TABLE} ({definition})",
         f"CREATE UNIQUE INDEX IF NOT EXISTS {TABLE}_records_idx ON {TABLE} ({RECORDS})",
         f"CREATE INDEX IF NOT EXISTS {TABLE}_event_idx ON {TABLE} (event_id) WHERE event_id IS NOT NULL",
         f"CREATE INDEX IF NOT EXISTS {TABLE}_report_idx ON {TABLE} (report_id) WHERE report_id IS NOT NULL",

@@ -286,10 +286,7 @@ class BulkWriter:
         seen = [("key", key), ("line", integer), ("fingerprint", digest), ("reports", text)]
         tables["staging_seen"] = (seen, "key")
         tables["staging_seen_batch"] = (seen, "key")
-        kept = [("digest", imported.digest_type(self.connection.vendor)), ("event_id", bigint), ("report_id", bigint)]
-        kept += [("named_unit", flag)]
-        kept += [("event_key", text), ("fingerprint", text), ("report_keys", text)]
-        tables["staging_kept"] = (kept, "digest")
+        tables["staging_kept"] = (imported.columns(self.connection.vendor), "digest")
         return tables
 
     def __enter__(self):
