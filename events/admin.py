@@ -455,7 +455,13 @@ class CitationInline(admin.StackedInline):
     extra = 0
     formfield_overrides = URL_FORMFIELD_OVERRIDES
     autocomplete_fields = ("source",)
-    fields = (("source", "role"), ("url", "title"), ("published_date", "accessed_date", "archive_url"), "quote")
+    fields = (
+        ("source", "role"),
+        ("url", "title"),
+        ("published_date", "accessed_date", "archive_url"),
+        "evidence_url",
+        "quote",
+    )
 
 
 class EventUnitInline(admin.TabularInline):
@@ -734,6 +740,7 @@ class CasualtyReportAdmin(
     list_filter = (
         ClaimStatusFilter,
         "category",
+        "equipment_type",
         "kind",
         "credibility",
         "date_precision",
@@ -748,6 +755,7 @@ class CasualtyReportAdmin(
     link_inlines = (CasualtyReportOutgoingLinkInline, CasualtyReportIncomingLinkInline)
     fieldsets = (
         (None, {"fields": (("category", "kind", "credibility"), ("country", "unit", "event"), "description")}),
+        ("Equipment", {"fields": (("equipment_type", "equipment_name"),)}),
         ("Figure", {"fields": (("low", "best", "high"),)}),
         (
             "Dates",
@@ -768,8 +776,8 @@ class CasualtyReportAdmin(
         return str(obj)
 
     def consensus_query(self, obj):
-        """The report's subject, exactly: its country, category, unit and event."""
-        query = {"category": obj.category}
+        """The report's subject, exactly: its country, category (and equipment type), unit and event."""
+        query = {"category": obj.category, "equipment_type": obj.equipment_type}
         if obj.country:
             query["country"] = obj.country.code
         query.update({"unit__exact": obj.unit_id} if obj.unit_id else {"unit__isnull": "true"})
@@ -804,7 +812,7 @@ class CitationAdmin(TimestampedAdmin):
     autocomplete_fields = ("event", "casualty_report", "source")
     fieldsets = (
         (None, {"fields": (("event", "casualty_report"), ("source", "role"))}),
-        ATTRIBUTION_FIELDSET,
+        (ATTRIBUTION_FIELDSET[0], {"fields": (*ATTRIBUTION_FIELDSET[1]["fields"], "evidence_url")}),
         RECORD_FIELDSET,
     )
     deleted_list_display = ("role", "source_id", "event_id", "casualty_report_id", "title")

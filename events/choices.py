@@ -100,12 +100,50 @@ class UnitRole(models.TextChoices):
 
 
 class CasualtyCategory(models.TextChoices):
+    """What kind of losses: of personnel, of materiel (with an equipment type), or either."""
+
     KILLED = "killed", "Killed"
     WOUNDED = "wounded", "Wounded"
     CAPTURED = "captured", "Captured"
     MISSING = "missing", "Missing"
     CASUALTIES = "casualties", "Casualties (killed and wounded)"
+    DESTROYED = "destroyed", "Destroyed (equipment)"
+    DAMAGED = "damaged", "Damaged (equipment)"
+    ABANDONED = "abandoned", "Abandoned (equipment)"
     UNSPECIFIED = "unspecified", "Mixed or unspecified losses"
+
+
+# Losses only equipment suffers, and losses only personnel suffer; captured and unspecified are either.
+EQUIPMENT_CATEGORIES = (CasualtyCategory.DESTROYED, CasualtyCategory.DAMAGED, CasualtyCategory.ABANDONED)
+PERSONNEL_CATEGORIES = (
+    CasualtyCategory.KILLED,
+    CasualtyCategory.WOUNDED,
+    CasualtyCategory.MISSING,
+    CasualtyCategory.CASUALTIES,
+)
+
+
+class Losses(models.TextChoices):
+    PERSONNEL = "personnel", "Personnel"
+    EQUIPMENT = "equipment", "Equipment"
+
+
+class EquipmentType(models.TextChoices):
+    """What kind of materiel an equipment loss is of."""
+
+    TANK = "tank", "Tank"
+    AFV = "afv", "Armoured fighting vehicle"
+    IFV = "ifv", "Infantry fighting vehicle"
+    APC = "apc", "Armoured personnel carrier"
+    ARTILLERY = "artillery", "Artillery"
+    MRL = "mrl", "Multiple rocket launcher"
+    AIR_DEFENCE = "air_defence", "Air defence"
+    AIRCRAFT = "aircraft", "Aircraft"
+    HELICOPTER = "helicopter", "Helicopter"
+    DRONE = "drone", "Drone"
+    NAVAL_VESSEL = "naval_vessel", "Naval vessel"
+    VEHICLE = "vehicle", "Vehicle"
+    OTHER = "other", "Other"
 
 
 class FigureKind(models.TextChoices):

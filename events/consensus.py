@@ -1,9 +1,11 @@
 """What the sources say about a subject on a date, and how much they agree.
 
 A *subject* is what casualty claims can be compared about: whose losses (``country``), what
-losses (``category``), and the unit and the event they concern, if any. A claim about one
-brigade is not compared with one about the whole contingent, nor a figure for one event with a
-running total.
+losses (``category``, and for equipment its ``equipment_type``), and the unit and the event they
+concern, if any. A claim about one brigade is not compared with one about the whole contingent,
+nor a figure for one event with a running total. Claims that name a system (``equipment_name``:
+one item of a list such as Oryx's, or one model's figure) are not totals of a type and are left
+out (``COMPARED``).
 
 On a date D (``as_of``), a claim *stands* when its date (the date its figure is as of, else the
 day it became known) is on or before D, no link known by D retracts, supersedes or revises it,
@@ -71,7 +73,9 @@ RELIABILITY_WEIGHTS = {"A": 5, "B": 4, "C": 3, "D": 2, "E": 1, "F": 2}
 USUALLY_RELIABLE = {"A", "B"}
 REPORT_KINDS = {Kind.COUNT, Kind.ESTIMATE}
 ENDING_RELATIONS = [Relation.RETRACTS, Relation.SUPERSEDES, Relation.REVISES]
-SUBJECT_FIELDS = ("country", "category", "unit_id", "event_id")
+SUBJECT_FIELDS = ("country", "category", "equipment_type", "unit_id", "event_id")
+# The claims compared: totals of a type of equipment, not items or one system's figures.
+COMPARED = Q(equipment_name="")
 # A series longer than this is a request for a longer interval.
 MAX_PERIODS = 1000
 
@@ -82,6 +86,7 @@ Interval = choices.Interval
 class Subject(NamedTuple):
     country: str
     category: str
+    equipment_type: str
     unit_id: int | None
     event_id: int | None
 
@@ -96,8 +101,8 @@ def subjects_condition(subjects: list[Subject], connection) -> RawSQL:
     quote = connection.ops.quote_name
     clauses, params = [], []
     for subject in subjects:
-        parts = [f"{quote('country')} = %s", f"{quote('category')} = %s"]
-        params += [subject.country, subject.category]
+        parts = [f"{quote('country')} = %s", f"{quote('category')} = %s", f"{quote('equipment_type')} = %s"]
+        params += [subject.country, subject.category, subject.equipment_type]
         for column, value in (("unit_id", subject.unit_id), ("event_id", subject.event_id)):
             if value is None:
                 parts.append(f"{quote(column)} IS NULL")

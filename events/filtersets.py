@@ -698,6 +698,11 @@ class CasualtyReportFilterSet(CitedFilterSet):
         method="filter_claimed_by",
         help_text="Reports claimed by any of these sources: ids, comma-separated or the parameter repeated.",
     )
+    losses = ChoiceFilter(
+        choices=choices.Losses.choices,
+        method="filter_losses",
+        help_text="Losses of personnel (no equipment type) or of equipment (an equipment type).",
+    )
     figure = IntegerFilter(
         method="filter_figure",
         min_value=0,
@@ -722,6 +727,7 @@ class CasualtyReportFilterSet(CitedFilterSet):
             "figure",
             "credibility",
             "category",
+            "equipment_type",
             "kind",
             "country",
             "created_at",
@@ -742,6 +748,8 @@ class CasualtyReportFilterSet(CitedFilterSet):
             "country": CHOICE_LOOKUPS,
             "event": ["exact", "isnull"],
             "category": CHOICE_LOOKUPS,
+            "equipment_type": CHOICE_LOOKUPS,
+            "equipment_name": ["exact", "icontains"],
             "kind": CHOICE_LOOKUPS,
             "horizon_date": [*RANGE_LOOKUPS, "isnull"],
             "low": [*RANGE_LOOKUPS, "isnull"],
@@ -763,6 +771,10 @@ class CasualtyReportFilterSet(CitedFilterSet):
     def filter_unit(self, queryset, name, value):
         units = [value.pk] if isinstance(value, Unit) else self.filters[name].existing(value)
         return queryset.filter(unit_id__in=unit_subtree_ids(*units))
+
+    def filter_losses(self, queryset, name, value):
+        equipment = Q(equipment_type="")
+        return queryset.exclude(equipment) if value == choices.Losses.EQUIPMENT else queryset.filter(equipment)
 
     def filter_claimed_by(self, queryset, name, value):
         sources = [value] if isinstance(value, Source) else self.filters[name].existing(value)
@@ -813,6 +825,7 @@ class ConsensusFilterSet(CasualtyReportFilterSet):
         fields = {
             "country": CHOICE_LOOKUPS,
             "category": CHOICE_LOOKUPS,
+            "equipment_type": CHOICE_LOOKUPS,
             "kind": CHOICE_LOOKUPS,
             "event": ["exact", "isnull"],
             "unit": ["isnull"],

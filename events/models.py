@@ -416,8 +416,24 @@ class EventUnit(RecordPart):
         return [(Event, self.event_id)]
 
 
+def equipment_problems(category: str, equipment_type: str, equipment_name: str) -> dict[str, str]:
+    """What is wrong with a claim's kind of losses and its equipment, by field (the check constraint's rule)."""
+    if equipment_type:
+        if category in choices.PERSONNEL_CATEGORIES:
+            return {"equipment_type": f"Losses of personnel ({category}) have no equipment type."}
+    elif category in choices.EQUIPMENT_CATEGORIES:
+        return {"equipment_type": f"Losses of equipment ({category}) need an equipment type."}
+    elif equipment_name:
+        return {"equipment_type": "An equipment name needs an equipment type."}
+    return {}
+
+
 class CasualtyReport(TimestampedModel):
-    """One claim about losses, attributed through its citations."""
+    """One claim about losses of personnel or of equipment, attributed through its citations.
+
+    An equipment loss is a claim like any other (figure, kind, dates, credibility, citations,
+    links, history, consensus) with an ``equipment_type`` and the system's name.
+    """
 
     # Indexed by report_country_asof_idx and report_subject_idx, which begin with it.
     country = CountryField(
@@ -442,7 +458,21 @@ class CasualtyReport(TimestampedModel):
         help_text="The event the figure covers, if it covers one event.",
     )
     category = models.CharField(
-        max_length=20, choices=choices.CasualtyCategory.choices, help_text="What kind of losses."
+        max_length=20,
+        choices=choices.CasualtyCategory.choices,
+        help_text="What kind of losses: of personnel (killed, wounded, missing, casualties), of equipment "
+        "(destroyed, damaged, abandoned), or either (captured, unspecified).",
+    )
+    equipment_type = models.CharField(
+        max_length=20,
+        choices=choices.EquipmentType.choices,
+        blank=True,
+        help_text="For losses of equipment: what kind of materiel; blank for losses of personnel.",
+    )
+    equipment_name = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="For losses of equipment: the system as the source names it, e.g. “T-72B3 obr. 2016”.",
     )
     low = models.PositiveIntegerField(
         null=True, blank=True, db_index=True, help_text="Lowest figure; “over 4,000” has low 4,000."
@@ -517,7 +547,7 @@ class CasualtyReport(TimestampedModel):
             # every claim of a subject with what consensus reads of it, without the table's rows
             # (a country's own figures are tens of thousands of claims spread over the table).
             models.Index(
-                fields=["country", "category", "unit", "event"],
+                fields=["country", "category", "equipment_type", "unit", "event"],
                 include=[
                     "id",
                     "kind",
@@ -530,6 +560,7 @@ class CasualtyReport(TimestampedModel):
                     "date_precision",
                     "date_text",
                     "credibility",
+                    "equipment_name",
                 ],
                 name="report_subject_idx",
             ),  # fmt: skip
@@ -554,11 +585,25 @@ class CasualtyReport(TimestampedModel):
                 name="casualtyreport_period_start_lte_as_of",
                 violation_error_message="The period cannot start after the as-of date.",
             ),
+            models.CheckConstraint(
+                condition=(
+                    Q(equipment_type="", equipment_name="") & ~Q(category__in=choices.EQUIPMENT_CATEGORIES)
+                )
+                | (~Q(equipment_type="") & ~Q(category__in=choices.PERSONNEL_CATEGORIES)),
+                name="casualtyreport_equipment_category",
+                violation_error_message=(
+                    "Losses of equipment (destroyed, damaged, abandoned) need an equipment type; losses of "
+                    "personnel (killed, wounded, missing, casualties) have none; an equipment name needs a type."
+                ),
+            ),
         ]
 
     def __str__(self):
         figure = figure_range(self.low, self.best, self.high) or str(self.unit or "no figure")
-        return f"{self.get_category_display()}: {figure}" + (f" ({self.country.code})" if self.country else "")
+        what = self.get_category_display()
+        if self.equipment_type:
+            what = f"{self.equipment_name or self.get_equipment_type_display()}, {self.category}"
+        return f"{what}: {figure}" + (f" ({self.country.code})" if self.country else "")
 
     def get_absolute_url(self):
         return reverse("api:casualtyreport-detail", args=[self.pk])
@@ -569,6 +614,7 @@ class CasualtyReport(TimestampedModel):
             errors["best"] = "Give a low, best or high figure, or a unit (e.g. for a unit reported destroyed)."
         if self.period_start and self.as_of_date and self.period_start > self.as_of_date:
             errors["period_start"] = "The period cannot start after the as-of date."
+        errors.update(equipment_problems(self.category, self.equipment_type, self.equipment_name))
         if errors:
             raise ValidationError(errors)
 
@@ -604,6 +650,11 @@ class Citation(Attribution):
         max_length=20,
         choices=choices.CitationRole.choices,
         help_text="What the source did: claimed, reported, confirmed or disputed it.",
+    )
+    evidence_url = models.URLField(
+        max_length=500,
+        blank=True,
+        help_text="An image or video that shows what the claim says (e.g. the photograph confirming a loss).",
     )
 
     # A record's history reads its citations' by event or report: those stay indexed.

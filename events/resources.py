@@ -56,7 +56,8 @@ class CasualtyReportResource(ValidatedResource):
     class Meta(ValidatedResource.Meta):
         model = CasualtyReport
         fields = (
-            "id", "country", "unit", "event", "category", "low", "best", "high", "kind", "as_of_date",
+            "id", "country", "unit", "event", "category", "equipment_type", "equipment_name", "low", "best", "high",
+            "kind", "as_of_date",
             "period_start", "horizon_date", "date_precision", "date_text", "credibility", "description",
             "external_id",
         )  # fmt: skip

@@ -257,6 +257,10 @@ EXTENSIONS = {
                 "high": _COUNT,
                 "kind": _enum("Count, estimate, projection or denial.", choices.FigureKind.values),
                 "category": _enum("What kind of losses.", choices.CasualtyCategory.values),
+                "equipment_type": _enum(
+                    "For losses of equipment: what kind of materiel.", choices.EquipmentType.values
+                ),
+                "equipment_name": {"type": "string", "description": "The system as the source names it."},
                 "country": _COUNTRY,
                 "as_of_date": _DATE,
                 "period_start": _DATE,
@@ -430,6 +434,8 @@ def _note(report: CasualtyReport, citations: list[Citation], event_report_id: st
             high=report.high,
             kind=report.kind,
             category=report.category,
+            equipment_type=report.equipment_type,
+            equipment_name=report.equipment_name,
             country=_country(report.country),
             as_of_date=report.as_of_date and report.as_of_date.isoformat(),
             period_start=report.period_start and report.period_start.isoformat(),
@@ -447,7 +453,7 @@ def _attribution(attribution) -> dict:
     """The quote, where the source said it (and an archived copy), and the citation's title and dates."""
     references = [
         _present(source_name=attribution.source.name, url=url, description=attribution.quote)
-        for url in (attribution.url, attribution.archive_url)
+        for url in (attribution.url, attribution.archive_url, getattr(attribution, "evidence_url", ""))
         if url
     ]
     return {

@@ -91,6 +91,11 @@ class PeriodSerializer(serializers.Serializer):
 class SubjectSerializer(serializers.Serializer):
     country = serializers.CharField(allow_blank=True, help_text="Whose losses (ISO 3166-1 alpha-2; blank: several).")
     category = serializers.ChoiceField(choices=choices.CasualtyCategory.choices)
+    equipment_type = serializers.ChoiceField(
+        choices=choices.EquipmentType.choices,
+        allow_blank=True,
+        help_text="For losses of equipment: what kind of materiel; blank for losses of personnel.",
+    )
     unit = UnitBriefSerializer(allow_null=True)
     event = EventBriefSerializer(allow_null=True)
 
@@ -114,9 +119,11 @@ CONSENSUS_DESCRIPTION = """\
 For each subject, the claims that stand on a date and how they relate; with `interval`, one row per subject and
 period, each compared as of the period's end.
 
-A **subject** is what claims can be compared about: whose losses (`country`), what losses (`category`), and the
-unit and the event they concern, if any. A claim about one brigade is not compared with one about the whole
-contingent, nor a figure for one event with a running total. `limit` and `offset` page the subjects.
+A **subject** is what claims can be compared about: whose losses (`country`), what losses (`category`, and for
+equipment its `equipment_type`), and the unit and the event they concern, if any. A claim about one brigade is
+not compared with one about the whole contingent, nor a figure for one event with a running total. Claims that
+name a system (`equipment_name`: an item of a list, or one model's figure) are not totals and are left out.
+`limit` and `offset` page the subjects.
 
 A claim **stands** on a day when its date (its `as_of_date`, else the day it became known) is on or before it,
 no link known by then retracts, supersedes or revises it, and its claimant has made no newer claim by then
@@ -146,7 +153,7 @@ coloured by claimant, the agreement as a band, projections dashed."""
 class ConsensusView(ListAPIView):
     """What the sources say about each subject on a date, or period by period, and how much they agree."""
 
-    queryset = CasualtyReport.objects.all()
+    queryset = CasualtyReport.objects.filter(consensus.COMPARED)
     serializer_class = ConsensusSerializer
     filterset_class = ConsensusFilterSet
     pagination_class = SubjectPagination
@@ -220,6 +227,7 @@ class Representation:
                 "subject": {
                     "country": result.subject.country,
                     "category": result.subject.category,
+                    "equipment_type": result.subject.equipment_type,
                     "unit": units.get(result.subject.unit_id),
                     "event": events.get(result.subject.event_id),
                 },

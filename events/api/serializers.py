@@ -238,7 +238,18 @@ class CitationSerializer(JSONTypesMixin, serializers.ModelSerializer):
 
     class Meta:
         model = Citation
-        fields = ("id", "source", "role", "url", "title", "published_date", "accessed_date", "archive_url", "quote")
+        fields = (
+            "id",
+            "source",
+            "role",
+            "url",
+            "title",
+            "published_date",
+            "accessed_date",
+            "archive_url",
+            "evidence_url",
+            "quote",
+        )
 
 
 class EventUnitSerializer(JSONTypesMixin, serializers.ModelSerializer):
@@ -415,6 +426,8 @@ class CasualtyReportSerializer(ClaimStatusMixin, NestedWriteSerializer):
             "unit",
             "event",
             "category",
+            "equipment_type",
+            "equipment_name",
             "low",
             "best",
             "high",

@@ -17,7 +17,8 @@ Columns (blank means empty or not known):
 - ``event_id``: the event's external id, or ``local:event:<id>``, likewise. Several rows may
   repeat one event; their event columns must then agree. A row with an event and no report
   stands for the event alone (an export writes one for each event without reports).
-- The report: ``country``, ``category``, ``kind``, ``low``, ``best``, ``high``,
+- The report: ``country``, ``category``, ``equipment_type`` and ``equipment_name`` (for losses
+  of equipment; files without these two columns are of personnel losses), ``kind``, ``low``, ``best``, ``high``,
   ``as_of_date``, ``period_start``, ``horizon_date``, ``date_precision``, ``date_text``,
   ``credibility``, ``description``: as in the API, codes for choices (``killed``,
   ``estimate``, ``day``...), ISO alpha-2 countries, ``YYYY-MM-DD`` dates; credibility 1 to 6
@@ -37,7 +38,7 @@ Columns (blank means empty or not known):
   ``_source_country`` (used only to create a source no source has the slug of; an existing
   source is left as it is), ``citation<N>_role`` (``claimed_by``, ``reported_by``,
   ``confirmed_by``, ``disputed_by``), ``_url``, ``_title``, ``_published_date``,
-  ``_accessed_date``, ``_archive_url``, ``_quote``. A row's citations replace the report's,
+  ``_accessed_date``, ``_archive_url``, ``_evidence_url``, ``_quote``. A row's citations replace the report's,
   in this order; a file without citation columns leaves citations alone.
 - The event's citations: ``event_citation<N>_...``, the same way.
 
@@ -72,6 +73,8 @@ from .bulk import record_key
 REPORT_COLUMNS = [
     ("country", "country", "code"),
     ("category", "category", "text"),
+    ("equipment_type", "equipment_type", "text"),
+    ("equipment_name", "equipment_name", "text"),
     ("kind", "kind", "text"),
     ("low", "low", "integer"),
     ("best", "best", "integer"),
@@ -86,7 +89,7 @@ REPORT_COLUMNS = [
 ]
 UNIT_COLUMNS = ["unit", "unit_country", "unit_id"]
 # Files written before these columns existed (or by hand) may leave them out.
-OPTIONAL_COLUMNS = {"unit_id"}
+OPTIONAL_COLUMNS = {"unit_id", "equipment_type", "equipment_name"}
 EVENT_COLUMNS = [
     ("event_title", "title", "text"),
     ("event_type", "type", "text"),
@@ -118,6 +121,7 @@ CITATION_COLUMNS = [
     "published_date",
     "accessed_date",
     "archive_url",
+    "evidence_url",
     "quote",
 ]
 CITATION_DATES = {"published_date", "accessed_date"}
@@ -233,7 +237,7 @@ class ClaimsCsvImporter(Importer):
                 country=row.text(prefix + "source_country").upper(),
             )
             values = {}
-            for column in ("url", "title", "archive_url", "quote"):
+            for column in ("url", "title", "archive_url", "evidence_url", "quote"):
                 values[column] = row.text(prefix + column)
             for column in CITATION_DATES:
                 values[column] = row.date(prefix + column)

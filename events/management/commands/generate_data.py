@@ -731,13 +731,13 @@ class Generator:
                 rows.append(
                     (pk, ts, ts, self.country_codes[country_list[i]], u, e, categories[category[i]], lo, be, hi, k,
                      as_of, period_start, horizon, precisions[p], date_text, credibilities[credibility[i]],
-                     description, f"synthetic:{pk}" if external[i] else "")
+                     description, f"synthetic:{pk}" if external[i] else "", "", "")
                 )  # fmt: skip
             yield rows
 
     REPORT_COLUMNS = ["id", "created_at", "updated_at", "country", "unit_id", "event_id", "category", "low", "best",
                       "high", "kind", "as_of_date", "period_start", "horizon_date", "date_precision", "date_text",
-                      "credibility", "description", "external_id"]  # fmt: skip
+                      "credibility", "description", "external_id", "equipment_type", "equipment_name"]  # fmt: skip
 
     # Citations and links -------------------------------------------------------------------
 
@@ -797,12 +797,13 @@ class Generator:
                         ts = f"{iso[recorded[i][j]]} {times[minute[i]]}{suffix}"
                         rows.append(
                             (pk, ts, ts, src, url, title, None if undated[i][j] else published_date, accessed_date,
-                             archive, quote, event, report, role)
+                             archive, quote, event, report, role, "")
                         )  # fmt: skip
                 yield rows
 
     CITATION_COLUMNS = ["id", "created_at", "updated_at", "source_id", "url", "title", "published_date",
-                        "accessed_date", "archive_url", "quote", "event_id", "casualty_report_id", "role"]  # fmt: skip
+                        "accessed_date", "archive_url", "quote", "event_id", "casualty_report_id", "role",
+                        "evidence_url"]  # fmt: skip
 
     def links(self, name, n_claims, claim_days):
         np, rng = self.np, self.rng(name)
