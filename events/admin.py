@@ -47,6 +47,7 @@ from .models import (
     EventUnit,
     Source,
     Unit,
+    UnitPosition,
     figure_range,
 )
 from .selectors import citation_count, claim_status, distinct_values, unit_subtree_ids
@@ -101,6 +102,11 @@ class EventWithinFilter(WithinUnitFilter):
 
 
 class CasualtyReportWithinFilter(WithinUnitFilter):
+    def condition(self, subtree_ids):
+        return Q(unit_id__in=subtree_ids)
+
+
+class UnitPositionWithinFilter(WithinUnitFilter):
     def condition(self, subtree_ids):
         return Q(unit_id__in=subtree_ids)
 
@@ -645,8 +651,43 @@ class SourceAdmin(SpreadsheetMixin, CitationCountMixin, TimestampedAdmin):
         return CitationCount()  # a source may have millions: its count is kept (events/counts.py)
 
 
+class UnitPositionsMixin:
+    """A unit's change page links to its positions (its track), with how many there are and the latest."""
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or obj.pk is None:
+            return fieldsets
+        return (*fieldsets, ("Positions", {"fields": ("positions",)}))
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return (*fields, "positions") if obj is not None and obj.pk is not None else fields
+
+    @admin.display(description="positions")
+    def positions(self, obj):
+        opts = UnitPosition._meta
+        changelist = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+        count = obj.positions.count()
+        if not count:
+            return format_html(
+                'None reported. <a href="{}">With the units under it</a>', f"{changelist}?within={obj.pk}"
+            )
+        latest = obj.positions.order_by("-date", "-pk").first()
+        return format_html(
+            '<a href="{}">{} {}</a>, the latest on {} at {}, {} (<a href="{}">with the units under it</a>)',
+            f"{changelist}?unit__id__exact={obj.pk}",
+            count,
+            opts.verbose_name if count == 1 else opts.verbose_name_plural,
+            latest.date,
+            latest.latitude,
+            latest.longitude,
+            f"{changelist}?within={obj.pk}",
+        )
+
+
 @admin.register(Unit)
-class UnitAdmin(SpreadsheetMixin, ConsensusChartMixin, TimestampedAdmin):
+class UnitAdmin(SpreadsheetMixin, UnitPositionsMixin, ConsensusChartMixin, TimestampedAdmin):
     resource_classes = [resources.UnitResource]
     list_display = ("name", "echelon", "country_name", "parent", "status", "strength")
     list_filter = ("echelon", "status", ("country", IndexedCountryFilter), UnitWithinFilter)
@@ -667,6 +708,32 @@ class UnitAdmin(SpreadsheetMixin, ConsensusChartMixin, TimestampedAdmin):
 
     def consensus_query(self, obj):
         return {"unit__exact": obj.pk}
+
+
+@admin.register(UnitPosition)
+class UnitPositionAdmin(TimestampedAdmin):
+    list_display = (
+        "unit",
+        "date",
+        "date_precision",
+        "latitude",
+        "longitude",
+        "location_precision",
+        "strength",
+        "source",
+    )
+    list_filter = ("date", "date_precision", "location_precision", UnitPositionWithinFilter)
+    list_select_related = ("unit", "source")
+    search_fields = ("unit__name", "unit__aliases", "strength", "notes")
+    autocomplete_fields = ("unit", "source")
+    date_hierarchy = "date"
+    fieldsets = (
+        (None, {"fields": ("unit", ("date", "date_precision"), ("latitude", "longitude", "location_precision"))}),
+        ("Reported", {"fields": ("strength", ("source", "source_date"), "source_url", "notes")}),
+        IMPORTED_RECORD_FIELDSET,
+    )
+    deleted_list_display = ("unit_id", "date", "latitude", "longitude", "source_id")
+    deleted_search_fields = ("strength", "notes")
 
 
 @admin.register(Event)

@@ -17,7 +17,17 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 
 from . import choices, geo, search
-from .models import CasualtyReport, CasualtyReportLink, Citation, Event, EventLink, EventUnit, Source, Unit
+from .models import (
+    CasualtyReport,
+    CasualtyReportLink,
+    Citation,
+    Event,
+    EventLink,
+    EventUnit,
+    Source,
+    Unit,
+    UnitPosition,
+)
 from .selectors import as_known_at, unit_subtree_ids
 
 CHOICE_LOOKUPS = ["exact", "in"]
@@ -457,6 +467,87 @@ class UnitFilterSet(BaseFilterSet):
 
     def filter_within(self, queryset, name, unit):
         return queryset.filter(pk__in=unit_subtree_ids(unit.pk))
+
+
+class UnitPositionFilterSet(BaseFilterSet):
+    """Units' reported positions; ``unit`` takes in the units under it, so a formation's track has its sub-units'."""
+
+    search_fields = ("unit__name", "strength", "notes")
+
+    unit = RecordIdFilter(
+        queryset=Unit.objects.all(), method="filter_unit", help_text="Positions of this unit or any unit under it."
+    )
+    unit__in = RecordIdsFilter(
+        queryset=Unit.objects.all(),
+        method="filter_unit",
+        help_text="Positions of any of these units or any unit under them: ids, comma-separated or repeated.",
+    )
+    unit__exact = RecordIdFilter(
+        queryset=Unit.objects.all(),
+        field_name="unit",
+        help_text="Positions of this unit itself, not of the units under it.",
+    )
+    country = ChoiceFilter(
+        field_name="unit__country",
+        choices=Unit._meta.get_field("country").choices,
+        help_text="Positions of units of this country (ISO 3166-1 alpha-2).",
+    )
+    country__in = ChoiceInFilter(
+        field_name="unit__country",
+        lookup_expr="in",
+        choices=Unit._meta.get_field("country").choices,
+        help_text="Positions of units of any of these countries: comma-separated or the parameter repeated.",
+    )
+    date_from = filters.DateFilter(
+        field_name="date", lookup_expr="gte", label="Window start", help_text="Positions on or after this day."
+    )
+    date_to = filters.DateFilter(
+        field_name="date", lookup_expr="lte", label="Window end", help_text="Positions on or before this day."
+    )
+    source = RecordIdFilter(
+        queryset=Source.objects.all(), field_name="source", help_text="Positions reported by this source."
+    )
+    source__in = RecordIdsFilter(
+        queryset=Source.objects.all(),
+        field_name="source",
+        help_text="Positions reported by any of these sources: ids, comma-separated or the parameter repeated.",
+    )
+    bbox = BBoxFilter(label="Bounding box", help_text="min_lon,min_lat,max_lon,max_lat: positions inside the box.")
+    lines = BooleanFilter(
+        method="keep",
+        help_text=(
+            "With format=geojson, true adds after the points one LineString feature per unit, through its "
+            "positions in date order (a unit with a single position has none)."
+        ),
+    )
+    ordering = OrderingFilter(fields=("date", "source_date", "created_at", "updated_at"))
+
+    class Meta:
+        model = UnitPosition
+        fields = {
+            "date": ["exact"],
+            "date_precision": CHOICE_LOOKUPS,
+            "location_precision": CHOICE_LOOKUPS,
+            "source": ["isnull"],
+            "source_date": [*RANGE_LOOKUPS, "isnull"],
+            "external_id": ["exact", "startswith"],
+        }
+
+    def modified_condition(self, since):
+        return super().modified_condition(since) | Q(unit__updated_at__gte=since) | Q(source__updated_at__gte=since)
+
+    def filter_unit(self, queryset, name, value):
+        units = [value.pk] if isinstance(value, Unit) else self.filters[name].existing(value)
+        return queryset.filter(unit_id__in=unit_subtree_ids(*units))
+
+    def keep(self, queryset, name, value):
+        return queryset  # read by the view
+
+
+class UnitTrackFilterSet(UnitPositionFilterSet):
+    """The positions of a unit's track: the unit is the one in the path, with the units under it."""
+
+    unit = unit__in = unit__exact = None
 
 
 class CitedFilterSet(BaseFilterSet):

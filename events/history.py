@@ -4,7 +4,17 @@ import datetime
 
 from django.db.models import CharField, Exists, IntegerField, Max, OuterRef, Q, Value
 
-from .models import CasualtyReport, CasualtyReportLink, Citation, Event, EventLink, EventUnit, Source, Unit
+from .models import (
+    CasualtyReport,
+    CasualtyReportLink,
+    Citation,
+    Event,
+    EventLink,
+    EventUnit,
+    Source,
+    Unit,
+    UnitPosition,
+)
 
 ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
 # Bookkeeping fields that every save moves; they are not an edit anyone made.
@@ -24,6 +34,7 @@ RESOURCES = {
     "casualty-reports": CasualtyReport,
     "casualty-report-links": CasualtyReportLink,
     "event-links": EventLink,
+    "unit-positions": UnitPosition,
 }
 
 

@@ -217,6 +217,88 @@ class Unit(TimestampedModel):
             raise ValidationError(errors)
 
 
+class UnitPosition(TimestampedModel):
+    """Where a source placed a unit on a date; a unit's positions in date order are its track."""
+
+    unit = models.ForeignKey(
+        Unit,
+        on_delete=models.CASCADE,
+        db_index=False,  # unitposition_unit_date_idx begins with it
+        related_name="positions",
+        help_text="The unit reported at this place.",
+    )
+    date = models.DateField(help_text="The day the unit was reported there.")
+    date_precision = models.CharField(
+        max_length=20,
+        choices=choices.DatePrecision.choices,
+        default=choices.DatePrecision.DAY,
+        help_text="How exactly the date is known.",
+    )
+    latitude = models.FloatField(
+        validators=[MinValueValidator(-90), MaxValueValidator(90)], help_text="WGS 84 latitude in decimal degrees."
+    )
+    longitude = models.FloatField(
+        validators=[MinValueValidator(-180), MaxValueValidator(180)], help_text="WGS 84 longitude in decimal degrees."
+    )
+    location_precision = models.CharField(
+        max_length=20,
+        choices=choices.LocationPrecision.choices,
+        default=choices.LocationPrecision.EXACT,
+        help_text="How exactly the coordinates locate the unit.",
+    )
+    strength = models.CharField(
+        max_length=100, blank=True, help_text="The unit's strength there as the source wrote it, e.g. “2 BTGs”."
+    )
+    source = models.ForeignKey(
+        Source,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="unit_positions",
+        help_text="Who reported the position.",
+    )
+    source_url = models.URLField(max_length=500, blank=True, help_text="Where the source reported it.")
+    source_date = models.DateField(null=True, blank=True, help_text="When the source published it.")
+    notes = models.TextField(blank=True, help_text="Anything else the source says about the position.")
+    external_id = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Id in the dataset this record was imported from; blank if entered here.",
+    )
+
+    # History is read by record (id), never filtered by these: their indexes would only slow every write.
+    history = HistoricalRecords(no_db_index=["unit", "source", "updated_at"])
+
+    class Meta:
+        # A unit's track is its positions in date order.
+        ordering = ["unit_id", "date", "id"]
+        indexes = [
+            # A unit's (or a subtree's) positions in date order, without sorting.
+            models.Index(fields=["unit", "date", "id"], name="unitposition_unit_date_idx"),
+            # Positions in a box, and in a box during a window.
+            models.Index(fields=["latitude", "longitude", "date"], name="unitposition_place_date_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(latitude__gte=-90, latitude__lte=90),
+                name="unitposition_latitude_range",
+                violation_error_message="Latitude must be between -90 and 90.",
+            ),
+            models.CheckConstraint(
+                condition=Q(longitude__gte=-180, longitude__lte=180),
+                name="unitposition_longitude_range",
+                violation_error_message="Longitude must be between -180 and 180.",
+            ),
+            external_id_constraint("unitposition"),
+        ]
+
+    def __str__(self):
+        return f"{self.unit} on {self.date}"
+
+    def get_absolute_url(self):
+        return reverse("api:unitposition-detail", args=[self.pk])
+
+
 def interval_and_place_constraints(model_name):
     return [
         models.CheckConstraint(
@@ -586,9 +668,7 @@ class CasualtyReport(TimestampedModel):
                 violation_error_message="The period cannot start after the as-of date.",
             ),
             models.CheckConstraint(
-                condition=(
-                    Q(equipment_type="", equipment_name="") & ~Q(category__in=choices.EQUIPMENT_CATEGORIES)
-                )
+                condition=(Q(equipment_type="", equipment_name="") & ~Q(category__in=choices.EQUIPMENT_CATEGORIES))
                 | (~Q(equipment_type="") & ~Q(category__in=choices.PERSONNEL_CATEGORIES)),
                 name="casualtyreport_equipment_category",
                 violation_error_message=(

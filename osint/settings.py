@@ -233,6 +233,7 @@ SPECTACULAR_SETTINGS = {
     "TAGS": [
         {"name": "sources", "description": "Who says things, with the reliability of each."},
         {"name": "units", "description": "Military formations, in a hierarchy of any depth."},
+        {"name": "unit-positions", "description": "Where units were reported, day by day: their tracks."},
         {"name": "events", "description": "What happened, where and when, with the units involved and the sources."},
         {"name": "casualty-reports", "description": "Claims about losses, each attributed to its sources."},
         {"name": "casualty-report-links", "description": "One casualty claim confirming or disputing another."},

@@ -4,7 +4,7 @@ import datetime
 import itertools
 
 from events import choices
-from events.models import CasualtyReport, Citation, Event, EventUnit, Source, Unit
+from events.models import CasualtyReport, Citation, Event, EventUnit, Source, Unit, UnitPosition
 
 _serial = itertools.count(1)
 
@@ -52,3 +52,11 @@ def make_report(*, citations=(), **fields):
     for source, role in citations:
         Citation.objects.create(casualty_report=report, source=source, role=role)
     return report
+
+
+def make_position(**fields):
+    """A unit's position near Kursk; a unit is made unless one is given."""
+    defaults = {"date": datetime.date(2025, 1, 11), "latitude": 51.7, "longitude": 36.2}
+    if "unit" not in fields:
+        fields["unit"] = make_unit()
+    return UnitPosition.objects.create(**{**defaults, **fields})

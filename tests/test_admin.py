@@ -14,9 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from events import choices
-from events.models import CasualtyReport, CasualtyReportLink, Citation, Event, EventLink, Source, Unit
+from events.models import CasualtyReport, CasualtyReportLink, Citation, Event, EventLink, Source, Unit, UnitPosition
 
-from .factories import make_event, make_report, make_source, make_unit
+from .factories import make_event, make_position, make_report, make_source, make_unit
 
 REGISTERED = list(admin.site._registry)
 EVENTS_MODELS = [model for model in REGISTERED if model._meta.app_label == "events"]
@@ -82,6 +82,7 @@ ROW_MAKERS = {
     EventLink: lambda: EventLink.objects.create(
         from_claim=make_event(), to_claim=make_event(), relation="confirms", source=make_source()
     ),
+    UnitPosition: lambda: make_position(unit=make_unit(parent=make_unit()), source=make_source(), strength="2 BTGs"),
 }
 
 

@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from events.models import CasualtyReportLink, EventLink
 
-from .factories import make_event, make_report, make_source, make_unit
+from .factories import make_event, make_position, make_report, make_source, make_unit
 
 LINKS = {"/api/casualty-report-links/": CasualtyReportLink, "/api/event-links/": EventLink}
 make_claim = {"/api/casualty-report-links/": make_report, "/api/event-links/": make_event}
@@ -26,6 +26,8 @@ def make_rows(endpoint, count):
             LINKS[endpoint].objects.create(
                 from_claim=make_claim[endpoint](), to_claim=make_claim[endpoint](), relation="confirms", source=source
             )
+        elif endpoint == "/api/unit-positions/":
+            make_position(unit=make_unit(parent=parent), source=source)
         elif endpoint == "/api/events/":
             make_event(
                 units=[make_unit(parent=parent)], citations=[(source, "claimed_by"), (make_source(), "reported_by")]
@@ -49,6 +51,7 @@ INLINE_LISTS = {
     "/api/casualty-reports/": 1,
     "/api/casualty-report-links/": 0,
     "/api/event-links/": 0,
+    "/api/unit-positions/": 0,
 }
 # Queries per page: the page's ids, its records; on SQLite one more per inline list, which on
 # PostgreSQL come inside the records' JSON (events/api/pgjson.py).

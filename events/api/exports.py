@@ -1,12 +1,14 @@
 """Exports of the lists in the formats other tools read, with the filters of the JSON lists.
 
-``?format=csv`` (or ``Accept: text/csv``) on any list and ``?format=geojson`` on events are
-streamed, so that a million rows never sit in memory; without ``limit`` every matching row is
-exported. ``?format=stix`` on events and casualty reports gives one page as a STIX 2.1 bundle
-(see ``events.stix``).
+``?format=csv`` (or ``Accept: text/csv``) on any list and ``?format=geojson`` on events and unit
+positions are streamed, so that a million rows never sit in memory; without ``limit`` every
+matching row is exported; unit positions' GeoJSON can add each unit's track as a LineString
+(``track_lines``). ``?format=stix`` on events and casualty reports gives one page as a STIX
+2.1 bundle (see ``events.stix``).
 """
 
 import csv
+import itertools
 import json
 from http import HTTPStatus
 
@@ -123,16 +125,44 @@ def feature(data, columns):
     return {"type": "Feature", "id": data["id"], "geometry": geometry, "properties": columns.as_dict(data)}
 
 
+def track_lines(queryset):
+    """One GeoJSON LineString feature per unit through the positions of ``queryset`` in date order,
+    read unit by unit (constant memory); a unit with a single position has no line."""
+    if queryset.query.is_sliced:  # a page of the list: its positions, reordered
+        queryset = queryset.model.objects.filter(pk__in=queryset.values("pk"))
+    rows = queryset.order_by("unit_id", "date", "pk").values_list(
+        "unit_id", "unit__name", "date", "longitude", "latitude"
+    )
+    for unit_id, positions in itertools.groupby(rows.iterator(chunk_size=CHUNK_SIZE), key=lambda row: row[0]):
+        positions = list(positions)
+        if len(positions) < 2:
+            continue
+        yield {
+            "type": "Feature",
+            "geometry": {"type": "LineString", "coordinates": [[lon, lat] for *_, lon, lat in positions]},
+            "properties": {
+                "unit_id": unit_id,
+                "unit_name": positions[0][1],
+                "first_date": positions[0][2].isoformat(),
+                "last_date": positions[-1][2].isoformat(),
+                "positions": len(positions),
+            },
+        }
+
+
 EXPORT_FORMATS = {"csv", "geojson", "stix"}
 
 
 class ExportMixin:
     """Streams CSV or GeoJSON for a list when the client asks for that format."""
 
+    # The actions that answer in the export formats: lists (and a unit's track) and records.
+    export_actions = frozenset({"list", "retrieve"})
+
     def get_renderers(self):
         # Exports are views of what is stored: reads only, and not of a record's history.
         renderers = super().get_renderers()
-        if getattr(self, "action", None) in {"list", "retrieve"}:
+        if getattr(self, "action", None) in self.export_actions:
             return renderers
         return [renderer for renderer in renderers if renderer.format not in EXPORT_FORMATS]
 
@@ -195,7 +225,14 @@ class ExportMixin:
         for data in self.row_reader().stream(queryset, chunk_size=CHUNK_SIZE):
             yield separator + json.dumps(feature(data, columns), ensure_ascii=False)
             separator = ","
+        for extra in self.more_features(queryset):
+            yield separator + json.dumps(extra, ensure_ascii=False)
+            separator = ","
         yield "]}"
+
+    def more_features(self, queryset):
+        """Features after the records' own in a GeoJSON list (a unit's track, ``track_lines``); none here."""
+        return ()
 
     def handle_exception(self, exc):
         # Errors are JSON whatever format was asked for, so clients can read what went wrong.

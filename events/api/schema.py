@@ -122,6 +122,101 @@ EXPORT_SCHEMAS = {
     "image/svg+xml": ((None, {"type": "string", "description": "An SVG chart of the subjects on the page."}),) * 2,
     "image/png": ((None, None),) * 2,
 }
+POINT = {
+    "type": "object",
+    "required": ["type", "coordinates"],
+    "properties": {
+        "type": {"type": "string", "const": "Point"},
+        "coordinates": {
+            "type": "array",
+            "items": {"type": "number"},
+            "minItems": 2,
+            "maxItems": 2,
+            "description": "Longitude, latitude (WGS 84).",
+        },
+    },
+}
+UNIT_POSITION_FEATURE = {
+    "type": "object",
+    "description": (
+        "A unit's position as a GeoJSON Feature (RFC 7946): a Point, with the position's columns as properties "
+        "(`unit_id`, `unit_name`, `date`, `date_precision`, `location_precision`, `strength`, `source_id`, "
+        "`source_name`, `notes`, ...)."
+    ),
+    "required": ["type", "id", "geometry", "properties"],
+    "properties": {
+        "type": {"type": "string", "const": "Feature"},
+        "id": {"type": "integer"},
+        "geometry": POINT,
+        "properties": {"type": "object", "additionalProperties": True},
+    },
+}
+UNIT_TRACK_FEATURE = {
+    "type": "object",
+    "description": "A unit's track (with `lines=true`): a LineString through its positions in date order.",
+    "required": ["type", "geometry", "properties"],
+    "properties": {
+        "type": {"type": "string", "const": "Feature"},
+        "geometry": {
+            "type": "object",
+            "required": ["type", "coordinates"],
+            "properties": {
+                "type": {"type": "string", "const": "LineString"},
+                "coordinates": {"type": "array", "items": POINT["properties"]["coordinates"], "minItems": 2},
+            },
+        },
+        "properties": {
+            "type": "object",
+            "required": ["unit_id", "unit_name", "first_date", "last_date", "positions"],
+            "properties": {
+                "unit_id": {"type": "integer"},
+                "unit_name": {"type": "string"},
+                "first_date": {"type": "string", "format": "date", "description": "The date of its first position."},
+                "last_date": {"type": "string", "format": "date", "description": "The date of its last position."},
+                "positions": {"type": "integer", "minimum": 2, "description": "The number of positions joined."},
+            },
+        },
+    },
+}
+# Exports of one model whose shape is its own, in place of EXPORT_SCHEMAS': (media type, model label) -> the same.
+MODEL_EXPORT_SCHEMAS = {
+    ("application/geo+json", "events.UnitPosition"): (
+        (
+            "UnitPositionFeatureCollection",
+            {
+                "type": "object",
+                "description": (
+                    "A GeoJSON FeatureCollection of every matching position (all pages unless `limit` is given), "
+                    "then, with `lines=true`, one track per unit."
+                ),
+                "required": ["type", "features"],
+                "properties": {
+                    "type": {"type": "string", "const": "FeatureCollection"},
+                    "features": {
+                        "type": "array",
+                        "items": {
+                            "oneOf": [
+                                {"$ref": "#/components/schemas/UnitPositionFeature"},
+                                {"$ref": "#/components/schemas/UnitTrackFeature"},
+                            ]
+                        },
+                    },
+                },
+            },
+        ),
+        ("UnitPositionFeature", UNIT_POSITION_FEATURE),
+    ),
+}
+# The components an export's component refers to, registered with it.
+REFERRED_COMPONENTS = {
+    "GeoJSONFeatureCollection": [("GeoJSONFeature", GEOJSON_FEATURE)],
+    "UnitPositionFeatureCollection": [
+        ("UnitPositionFeature", UNIT_POSITION_FEATURE),
+        ("UnitTrackFeature", UNIT_TRACK_FEATURE),
+    ],
+}
+# The operations on one record, which take and send its ETag.
+RECORD_ACTIONS = frozenset({"retrieve", "update", "partial_update", "destroy"})
 
 SAFE_METHODS = frozenset(permissions.SAFE_METHODS)
 
@@ -184,7 +279,7 @@ class AutoSchema(BaseAutoSchema):
 
     def get_override_parameters(self):
         parameters = list(super().get_override_parameters())
-        if "{id}" in self.path and not self.path.endswith("/history/"):
+        if self._is_record_operation():
             if self.method == "GET":
                 parameters.append(
                     OpenApiParameter(
@@ -280,17 +375,23 @@ class AutoSchema(BaseAutoSchema):
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
+        model = getattr(getattr(self.view, "queryset", None), "model", None)
         for response in responses.values():
             for media_type, content in response.get("content", {}).items():
-                if media_type in EXPORT_SCHEMAS:
-                    list_schema, detail_schema = EXPORT_SCHEMAS[media_type]
+                exports = MODEL_EXPORT_SCHEMAS.get((media_type, model and model._meta.label)) or EXPORT_SCHEMAS.get(
+                    media_type
+                )
+                if exports is not None:
+                    list_schema, detail_schema = exports
                     schema = self._component(*(list_schema if self._is_list_view() else detail_schema))
                     if schema is None:
                         content.pop("schema", None)
                     else:
                         content["schema"] = schema
-        if "GeoJSONFeatureCollection" in str(responses):
-            self._component("GeoJSONFeature", GEOJSON_FEATURE)
+        for name, referred in REFERRED_COMPONENTS.items():
+            if name in str(responses):
+                for component in referred:
+                    self._component(*component)
         error = self._error_ref()
         has_id = "{id}" in self.path
         errors = {
@@ -310,7 +411,7 @@ class AutoSchema(BaseAutoSchema):
         )
         if has_id:
             errors["404"] = (error, "No record with this id.")
-        if self.method == "GET" and has_id and not self.path.endswith("/history/"):
+        if self.method == "GET" and self._is_record_operation():
             errors["304"] = (None, "Not modified: the record still has the ETag sent in If-None-Match.")
         if self.method in WRITE_METHODS:
             errors["403"] = (error, "The user lacks the model's permission.")
@@ -327,14 +428,14 @@ class AutoSchema(BaseAutoSchema):
             if schema is not None:
                 response["content"] = {"application/json": {"schema": schema}}
             responses.setdefault(code, response)
-        for code, headers in self._response_headers(has_id).items():
+        for code, headers in self._response_headers().items():
             if code in responses:
                 responses[code].setdefault("headers", {}).update(copy.deepcopy(headers))
         return responses
 
-    def _response_headers(self, has_id):
+    def _response_headers(self):
         headers = {"429": {"Retry-After": RETRY_AFTER}, "503": {"Retry-After": RETRY_AFTER}}
-        is_record = has_id and not self.path.endswith("/history/")
+        is_record = self._is_record_operation()
         if is_record and self.method in {"GET", "PUT", "PATCH"}:
             headers["200"] = {"ETag": ETAG}
         if is_record and self.method == "GET":
@@ -353,6 +454,10 @@ class AutoSchema(BaseAutoSchema):
                 list_headers["Link"] = LINK
             headers["200"] = list_headers
         return headers
+
+    def _is_record_operation(self):
+        """A read or write of one record (not its history, nor a list under it such as a unit's track)."""
+        return "{id}" in self.path and getattr(self.view, "action", None) in RECORD_ACTIONS
 
     def _is_record_view(self):
         return hasattr(self.view, "get_queryset") and getattr(self.view, "filterset_class", None) is not None

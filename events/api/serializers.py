@@ -8,7 +8,17 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from .. import choices
-from ..models import CasualtyReport, CasualtyReportLink, Citation, Event, EventLink, EventUnit, Source, Unit
+from ..models import (
+    CasualtyReport,
+    CasualtyReportLink,
+    Citation,
+    Event,
+    EventLink,
+    EventUnit,
+    Source,
+    Unit,
+    UnitPosition,
+)
 from ..selectors import claim_status
 from .fields import NestedRelatedField, RecordURLField
 
@@ -329,6 +339,42 @@ class UnitSerializer(ValidatedModelSerializer):
             "strength_high",
             "status",
             "description",
+            *TIMESTAMP_FIELDS,
+        )
+
+
+class UnitPositionSerializer(ValidatedModelSerializer):
+    url = RecordURLField(view_name="api:unitposition-detail")
+    unit = NestedRelatedField(
+        UnitBriefSerializer,
+        queryset=Unit.objects.all(),
+        help_text="The unit reported at this place: its id when writing, a brief object when reading.",
+    )
+    source = NestedRelatedField(
+        SourceBriefSerializer,
+        queryset=Source.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Who reported the position: its id when writing, a brief object when reading.",
+    )
+
+    class Meta:
+        model = UnitPosition
+        fields = (
+            "id",
+            "url",
+            "unit",
+            "date",
+            "date_precision",
+            "latitude",
+            "longitude",
+            "location_precision",
+            "strength",
+            "source",
+            "source_url",
+            "source_date",
+            "notes",
+            "external_id",
             *TIMESTAMP_FIELDS,
         )
 

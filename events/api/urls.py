@@ -9,6 +9,7 @@ app_name = "api"
 router = DefaultRouter()
 router.register("sources", views.SourceViewSet)
 router.register("units", views.UnitViewSet)
+router.register("unit-positions", views.UnitPositionViewSet)
 router.register("events", views.EventViewSet)
 router.register("casualty-reports", views.CasualtyReportViewSet)
 router.register("casualty-report-links", views.CasualtyReportLinkViewSet)

@@ -5,7 +5,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers as drf_serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -14,10 +14,11 @@ from rest_framework.viewsets import ModelViewSet
 
 from .. import filtersets, history, selectors
 from ..counts import CitationCount
-from ..models import CasualtyReportLink, EventLink, Source, Unit
+from ..filtersets import MAX_ID
+from ..models import CasualtyReportLink, EventLink, Source, Unit, UnitPosition
 from . import pgjson, serializers
 from .conditional import ConditionalRequestMixin
-from .exports import CSVRenderer, ExportMixin, GeoJSONRenderer, STIXRenderer
+from .exports import CSVRenderer, ExportMixin, GeoJSONRenderer, STIXRenderer, track_lines
 from .filter_backends import GLOBAL_QUERY_PARAMETERS, check_query_parameters, list_values, pagination_parameters
 from .pagination import DeletionPagination
 from .rows import RowReader
@@ -131,12 +132,84 @@ class SourceViewSet(RecordViewSet):
     filterset_class = filtersets.SourceFilterSet
 
 
-class UnitViewSet(RecordViewSet):
+class TrackLinesMixin:
+    """``?lines=true`` on a GeoJSON list of positions: each unit's track as a LineString, after the points."""
+
+    def lines_asked(self) -> bool:
+        filterset = getattr(self, "filterset", None)
+        return filterset is not None and bool(filterset.form.cleaned_data.get("lines"))
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        if self.lines_asked() and (
+            self.action not in {"list", "track"} or self.request.accepted_renderer.format != GeoJSONRenderer.format
+        ):
+            raise ValidationError(
+                {"lines": ["Lines are drawn in a list's GeoJSON only: add format=geojson, or leave lines out."]}
+            )
+        return queryset
+
+    def more_features(self, queryset):
+        return track_lines(queryset) if self.lines_asked() else ()
+
+
+POSITIONS = UnitPosition.objects.select_related("unit", "source")
+POSITION_RENDERERS = [*RecordViewSet.renderer_classes, GeoJSONRenderer]
+
+
+class UnitViewSet(TrackLinesMixin, RecordViewSet):
     """Military formations, named or not, in a hierarchy of any depth."""
 
     queryset = Unit.objects.select_related("parent")
     serializer_class = serializers.UnitSerializer
     filterset_class = filtersets.UnitFilterSet
+    export_actions = RecordViewSet.export_actions | {"track"}
+
+    @extend_schema(
+        summary="Track of a unit",
+        description=(
+            "Where this unit and every unit under it were reported, in date order (then by unit): the positions "
+            "of /api/unit-positions/, with the same filters and formats. With format=geojson and lines=true, "
+            "each unit's positions are also joined into a LineString."
+        ),
+        parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The unit's id.")],
+        responses=serializers.UnitPositionSerializer(many=True),
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        queryset=POSITIONS,
+        serializer_class=serializers.UnitPositionSerializer,
+        filterset_class=filtersets.UnitTrackFilterSet,
+        renderer_classes=POSITION_RENDERERS,
+    )
+    def track(self, request, pk=None):
+        return self.list(request)
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action == "track":
+            queryset = queryset.order_by("date", "unit_id", "pk")
+        return queryset
+
+    def filter_queryset(self, queryset):
+        if self.action == "track":
+            # Here, not in get_queryset: a page's records are read from get_queryset by their ids,
+            # on PostgreSQL in a statement kept for every request of this view (pgjson.py), which
+            # must not hold one unit's subtree.
+            queryset = queryset.filter(unit_id__in=self.track_units())
+        return super().filter_queryset(queryset)
+
+    def track_units(self) -> list[int]:
+        """The ids of the unit in the path and of every unit under it; a 404 when there is no such unit."""
+        try:
+            pk = int(self.kwargs["pk"])
+        except ValueError:
+            pk = 0
+        ids = selectors.unit_subtree_ids(pk) if 0 < pk <= MAX_ID else []
+        if not ids:
+            raise NotFound("No unit with this id.")
+        return ids
 
 
 class EventViewSet(RecordViewSet):
@@ -155,6 +228,15 @@ class CasualtyReportViewSet(RecordViewSet):
     renderer_classes = [*RecordViewSet.renderer_classes, STIXRenderer]
     serializer_class = serializers.CasualtyReportSerializer
     filterset_class = filtersets.CasualtyReportFilterSet
+
+
+class UnitPositionViewSet(TrackLinesMixin, RecordViewSet):
+    """Where units were reported, day by day, and by whom: a unit's positions in date order are its track."""
+
+    queryset = POSITIONS
+    renderer_classes = POSITION_RENDERERS
+    serializer_class = serializers.UnitPositionSerializer
+    filterset_class = filtersets.UnitPositionFilterSet
 
 
 class CasualtyReportLinkViewSet(RecordViewSet):
