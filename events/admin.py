@@ -844,7 +844,8 @@ class CasualtyReportAdmin(
 
     def consensus_query(self, obj):
         """The report's subject, exactly: its country, category (and equipment type), unit and event."""
-        query = {"category": obj.category, "equipment_type": obj.equipment_type}
+        query = {"category": obj.category}
+        query.update({"equipment_type": obj.equipment_type} if obj.equipment_type else {"losses": "personnel"})
         if obj.country:
             query["country"] = obj.country.code
         query.update({"unit__exact": obj.unit_id} if obj.unit_id else {"unit__isnull": "true"})

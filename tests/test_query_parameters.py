@@ -8,7 +8,7 @@ import pytest
 
 from events.models import Source
 
-from .factories import make_event, make_report, make_source
+from .factories import make_event, make_report, make_source, make_unit
 
 pytestmark = pytest.mark.django_db
 
@@ -196,3 +196,11 @@ def test_deletions_since_a_time_still_filter(curator_api):
     curator_api.delete(f"/api/sources/{source.pk}/")
     later = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)).isoformat().replace("+00:00", "Z")
     assert curator_api.get(f"/api/deletions/?since={later}").json()["results"] == []
+
+
+@pytest.mark.parametrize("export", ["csv", "geojson"])
+@pytest.mark.parametrize("path", ["/api/events/", "/api/events/{event}/", "/api/units/{unit}/track/"])
+def test_a_method_a_route_does_not_take_is_a_405_whatever_the_format(api, export, path):
+    path = path.format(event=make_event().pk, unit=make_unit().pk)
+    response = api.generic("TRACE", f"{path}?format={export}")
+    assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED, response.content

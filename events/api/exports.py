@@ -162,7 +162,8 @@ class ExportMixin:
     def get_renderers(self):
         # Exports are views of what is stored: reads only, and not of a record's history.
         renderers = super().get_renderers()
-        if getattr(self, "action", None) in self.export_actions:
+        action = getattr(self, "action", None)
+        if action in self.export_actions or action is None:  # None: a method the view has not, a 405
             return renderers
         return [renderer for renderer in renderers if renderer.format not in EXPORT_FORMATS]
 
