@@ -1,13 +1,16 @@
-"""Shared machinery of the CSV importers: read, validate, and upsert in batches.
+"""Shared machinery of the importers: read, validate, and upsert in batches.
 
-An importer (:mod:`.ucdp`, :mod:`.acled`, :mod:`.claims_csv`) knows one CSV layout and turns
-each row into a :class:`RowRecord`: plain data saying which event, casualty reports, citations
-and sources the row stands for. Everything else is done here, the same way for every layout:
+An importer (:mod:`.ucdp`, :mod:`.acled`, :mod:`.claims_csv`, :mod:`.oryx`,
+:mod:`.general_staff`) knows one file layout and turns each row into a :class:`RowRecord`:
+plain data saying which event, casualty reports, citations and sources the row stands for.
+Everything else is done here, the same way for every layout:
 
-- The file is read with :mod:`csv`, so quoted fields may hold separators, quotes and newlines.
-  A problem is reported with the line its record *starts* on (counted with
+- A CSV file is read with :mod:`csv`, so quoted fields may hold separators, quotes and
+  newlines. A problem is reported with the line its record *starts* on (counted with
   ``csv.reader.line_num``, so embedded newlines do not shift the numbers), the column and
-  what is wrong.
+  what is wrong. A JSON file (``Importer.file_format``) is a list of objects, one record
+  each, read a chunk at a time (:class:`JsonRecords`); a problem names the line its object
+  starts on and the key.
 - Every record is checked with the models' own rules, the ones the API applies (the fields'
   rules and ``clean()``, see :mod:`.rules`). A row that fails is rejected and reported; the
   other rows go on. So is a row whose report an earlier row gave, or its event with other
@@ -29,6 +32,9 @@ and sources the row stands for. Everything else is done here, the same way for e
   release reads only the rows that changed, or whose records a curator edited since.
   :class:`Records` tells rows apart by their quotes, so a kept row is not even split into
   fields.
+- An importer may give records that the file stands for as a whole (``Importer.totals``: the
+  running totals of a list of items), written after the rows through the same writer and
+  counted apart in the summary.
 
 Sources are matched by slug and created when missing; an existing source is never modified,
 so a curator's corrections (kind, reliability, country) survive re-imports.
@@ -43,6 +49,7 @@ import hashlib
 import importlib.metadata
 import io
 import itertools
+import json
 import math
 import pickle
 import re
@@ -100,6 +107,7 @@ class SourceSpec:
     country: str = ""
     homepage: str = ""
     description: str = ""
+    party: bool = False  # speaks for a party to the conflict (Source.party)
 
 
 SOURCE_FIELDS = [field.name for field in dataclasses.fields(SourceSpec)]
@@ -462,10 +470,13 @@ def source_errors(source: SourceSpec) -> tuple[tuple[str, str], ...]:
 
 
 class Importer:
-    """One CSV layout. Subclasses set the attributes and implement :meth:`parse_row`."""
+    """One file layout. Subclasses set the attributes and implement :meth:`parse_row`."""
 
     #: Shown in messages and history: "UCDP GED".
     label = ""
+    #: "csv" (a header row, then one row per record) or "json" (a list of objects, one per
+    #: record: see :class:`JsonRecords`).
+    file_format = "csv"
     #: Columns the file must have.
     required_columns: tuple[str, ...] = ()
     #: Columns named in a duplicate-id problem.
@@ -486,8 +497,43 @@ class Importer:
             raise ImportFileError(f"The header repeats the columns {', '.join(duplicated)}.")
 
     def parse_row(self, row: RowReader) -> RowRecord | None:
-        """What the row stands for; problems go to ``row.reject`` (the result may then be None)."""
+        """What the row stands for; problems go to ``row.reject`` (the result may then be None).
+
+        A JSON record's reader holds the object's values as JSON gives them (numbers, strings,
+        None...), not text.
+        """
         raise NotImplementedError
+
+    def totals(self, writer: BulkWriter) -> "Totals | None":
+        """Records the file stands for as a whole (running totals of a list), written after its rows.
+
+        Called once every row is written, in the same transaction as the totals' writes, with the
+        import's writer (:meth:`.bulk.BulkWriter.accepted_reports` selects what the rows gave).
+        None (the default): the file stands for nothing beyond its rows.
+        """
+        return None
+
+
+@dataclass
+class Totals:
+    """What :meth:`Importer.totals` gives: records to write, and reports they replace, to delete."""
+
+    records: list[RowRecord]
+    stale: Iterable[CasualtyReport] = ()
+
+
+@dataclass
+class TotalCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+
+    def __str__(self):
+        return (
+            f"{self.created + self.updated + self.unchanged:,} totals: {self.created:,} created, "
+            f"{self.updated:,} updated, {self.unchanged:,} unchanged, {self.deleted:,} deleted."
+        )
 
 
 @dataclass
@@ -503,6 +549,7 @@ class ImportSummary:
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    totals: TotalCounts | None = None  # of the importer's totals (Importer.totals), if it has any
 
     @property
     def rows_per_second(self) -> float:
@@ -514,6 +561,8 @@ class ImportSummary:
             f"{self.created:,} created, {self.updated:,} updated, {self.unchanged:,} unchanged, "
             f"{self.rejected:,} rejected; {len(self.warnings):,} warnings; {self.sources_created:,} new sources."
         )
+        if self.totals is not None:
+            text += f" {self.totals}"
         return "Dry run, nothing was saved. " + text if self.dry_run else text
 
 
@@ -574,6 +623,103 @@ class Records:
         self.reader = csv.reader(self.lines)
 
 
+JSON_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+class JsonRecords:
+    """The elements of a JSON list (``[{...}, {...}]``), each with the line it starts on, read a chunk at a time.
+
+    Iterating gives the triples of :class:`Records`: (line, [the element's text as the file has
+    it], the element decoded), so that a record's digest is that of its text. Memory holds one
+    chunk and the element being read, however long the file. A file that is not such a list,
+    or whose JSON is broken, raises :class:`ImportFileError` naming the line.
+    """
+
+    CHUNK_SIZE = 1 << 16
+
+    def __init__(self, text, *, name: str = "The file"):
+        self.file = text
+        self.name = name
+        self.buffer = ""
+        self.position = 0  # in the buffer
+        self.line = 1  # of self.position
+        self.at_end = False
+        self.decoder = json.JSONDecoder()
+
+    def _more(self, size: int = 0) -> bool:
+        """Append the next ``size`` characters (a chunk) to what is left to read; False at the end of the file."""
+        if self.at_end:
+            return False
+        chunk = self.file.read(size or self.CHUNK_SIZE)
+        if not chunk:
+            self.at_end = True
+            return False
+        self.buffer = self.buffer[self.position :] + chunk
+        self.position = 0
+        return True
+
+    def _next(self) -> str:
+        """Skip whitespace; the next character, or "" at the end of the file."""
+        while True:
+            end = JSON_WHITESPACE.match(self.buffer, self.position).end()
+            self.line += self.buffer.count("\n", self.position, end)
+            self.position = end
+            if end < len(self.buffer):
+                return self.buffer[end]
+            if not self._more():
+                return ""
+
+    def _fail(self, message: str, line: int | None = None):
+        raise ImportFileError(f"{self.name}, line {line or self.line}: {message}")
+
+    def __iter__(self):
+        character = self._next()
+        if character != "[":
+            self._fail("this is not a JSON list (of one object per record)." if character else "the file is empty.")
+        self.position += 1
+        count = 0
+        while True:
+            character = self._next()
+            if character == "]":
+                break
+            if count and character == ",":
+                self.position += 1
+                character = self._next()
+                if character == "]":
+                    self._fail("a comma before the end of the list.")
+            elif count and character:
+                self._fail("expected a comma or the end of the list after the element before.")
+            if not character:
+                self._fail("the file ends inside the list.")
+            line, size = self.line, self.CHUNK_SIZE
+            while True:
+                try:
+                    value, end = self.decoder.raw_decode(self.buffer, self.position)
+                except json.JSONDecodeError as error:
+                    # The element may go on in the next chunk; reading more each time keeps the
+                    # work linear when it does not.
+                    if self._more(size):
+                        size = max(size, len(self.buffer))
+                        continue
+                    self._fail(f"{error.msg}.", line=self.line + self.buffer.count("\n", self.position, error.pos))
+                # A number or a literal that ends the chunk may go on in the next one.
+                if end == len(self.buffer) and not isinstance(value, dict | list | str) and self._more(size):
+                    continue
+                break
+            text = self.buffer[self.position : end]
+            self.line += text.count("\n")
+            self.position = end
+            count += 1
+            yield line, [text], value
+        self.position += 1
+        if self._next():
+            self._fail("text after the end of the list.")
+
+    @staticmethod
+    def fields(lines: list[str]):
+        return json.loads("".join(lines))
+
+
 def import_file(
     *,
     path: Path,
@@ -584,7 +730,7 @@ def import_file(
     change_reason: str = "",
     on_problem: Callable[[Problem, bool], None] | None = None,
 ) -> ImportSummary:
-    """Import a CSV file with ``importer``; see the module docstring for what that involves.
+    """Import a file with ``importer``; see the module docstring for what that involves.
 
     ``on_problem(problem, rejected)`` is called for every rejected row and every warning as
     the import goes. With ``dry_run`` everything happens in a transaction rolled back at the
@@ -666,6 +812,22 @@ def import_file(
         bar.update(text.buffer.tell() - bar.n)  # bytes read so far: the bar needs no counting pass
         bar.set_postfix_str(f"{summary.rows:,} rows")
 
+    def write_totals():
+        with transaction.atomic():
+            with writer.connection.cursor() as cursor:
+                writer.db.read_by_key(cursor)
+            totals = importer.totals(writer)
+            if totals is None:
+                return
+            counts = summary.totals = TotalCounts()
+            for start in range(0, len(totals.records), batch_size):
+                for status in writer.write(totals.records[start : start + batch_size]):
+                    setattr(counts, status, getattr(counts, status) + 1)
+            for report in totals.stale:
+                report._change_reason = writer.change_reason
+                report.delete()
+                counts.deleted += 1
+
     try:
         text = io.TextIOWrapper(path.open("rb"), encoding="utf-8-sig", newline="")
     except OSError as error:
@@ -679,9 +841,12 @@ def import_file(
         writer,
     ):
         try:
-            records = Records(text)
-            header = read_header(records)
-            importer.check_header(header)
+            if importer.file_format == "json":
+                records, header = JsonRecords(text, name=path.name), []
+            else:
+                records = Records(text)
+                header = read_header(records)
+                importer.check_header(header)
             # Two salts: rows are known by their text (as read from the file) or, once csv reads
             # the file, by their fields.
             salts = {kind: row_salt(importer, header, kind) for kind in ("text", "fields")}
@@ -704,6 +869,7 @@ def import_file(
                         break
             if batch:
                 flush()
+            write_totals()
         except UnicodeDecodeError:
             raise ImportFileError(f"{path.name} is not UTF-8 text (after line {line}).") from None
         except csv.Error as error:
@@ -761,12 +927,15 @@ def row_digest(salt: bytes, fields: list[str]) -> str:
     return hashlib.blake2b(data, key=salt, digest_size=16).hexdigest()
 
 
-def parse_record(importer: Importer, header: list[str], fields: list[str], *, line: int) -> RowRecord | Rejected:
-    """Parse and check one row."""
-    if len(fields) != len(header):
+def parse_record(importer: Importer, header: list[str], fields, *, line: int) -> RowRecord | Rejected:
+    """Parse and check one row: a CSV row's fields, or a JSON record (see :class:`JsonRecords`)."""
+    if importer.file_format == "json":
+        reader = RowReader(fields, line=line)
+    elif len(fields) != len(header):
         message = f"the row has {len(fields)} fields where the header has {len(header)}."
         return Rejected([Problem(line, "", message)])
-    reader = RowReader(dict(zip(header, fields, strict=True)), line=line)
+    else:
+        reader = RowReader(dict(zip(header, fields, strict=True)), line=line)
     record = importer.parse_row(reader)
     if reader.problems:
         return Rejected(reader.problems)
@@ -880,9 +1049,10 @@ class ImportCommand(BaseCommand):
     """``manage.py import_<layout> FILE``: the options every importer shares."""
 
     importer_class: type[Importer]
+    file_help = "The CSV file to import (UTF-8, with a header row)."
 
     def add_arguments(self, parser):
-        parser.add_argument("file", type=Path, help="The CSV file to import (UTF-8, with a header row).")
+        parser.add_argument("file", type=Path, help=self.file_help)
         parser.add_argument(
             "--dry-run",
             action="store_true",

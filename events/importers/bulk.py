@@ -335,6 +335,19 @@ class BulkWriter:
                 "ON CONFLICT (key) DO UPDATE SET reports = EXCLUDED.reports"
             )
 
+    def accepted_reports(self, prefix: str = "") -> tuple[str, list]:
+        """(SQL, parameters) of a subquery: the keys, starting with ``prefix``, of the reports that
+        the rows accepted so far gave on their own (with no event of the row, see :meth:`remember`).
+
+        The keys compare with ``external_id`` as its own column's do (PostgreSQL keeps them in
+        the "C" collation), so that the reports are found through its index.
+        """
+        collate = ' COLLATE "default"' if self.db.postgresql else ""
+        return (
+            f"SELECT substr(key, 2){collate} FROM staging_seen WHERE substr(key, 1, %s) = %s",
+            [len(prefix) + 1, "r" + prefix],
+        )
+
     # --- Rows kept by digest (events.imported) ---------------------------------------------
 
     def known_rows(self, digests: list[str]) -> dict[str, tuple[str | None, bytes | None, list[str]]]:
