@@ -1,4 +1,4 @@
-"""Import speed: UCDP GED, ACLED and claims-CSV files of any size, into PostgreSQL and SQLite.
+"""Import speed: UCDP GED, ACLED, claims-CSV, Oryx and unit-positions files of any size, into PostgreSQL and SQLite.
 
     .venv/bin/python bench/imports.py --rows 400000      # a 400,000-row file per layout
     .venv/bin/python bench/imports.py --smoke            # 3,000 rows, a minute or so
@@ -8,8 +8,10 @@
 1. Files: a generator writes one CSV per layout into ``bench/data/imports/``, with the header
    each importer expects and realistic values: UCDP and ACLED rows are drawn from the real
    sample (``tests/data``) with new ids, dates, places and figures; claims rows are reports
-   of events that one to three rows share, with citations of a pool of sources. The same
-   ``--seed`` and ``--rows`` give the same bytes.
+   of events that one to three rows share, with citations of a pool of sources; Oryx rows are
+   items of a few dozen real system names with every status; positions rows are daily
+   positions of 360 units (battalions under brigades under armies). The same ``--seed`` and
+   ``--rows`` give the same bytes.
 2. Databases: the PostgreSQL database ``osint_import_bench`` (``--pg-url``) and the SQLite file
    ``bench/data/imports.sqlite3`` are dropped, created and migrated.
 3. Each layout is imported twice per database with its management command, in a process of its
@@ -37,7 +39,13 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
 RESULTS = ROOT / "bench" / "results"
 SAMPLES = ROOT / "tests" / "data"
-COMMANDS = {"ucdp": "import_ucdp", "acled": "import_acled", "claims": "import_csv"}
+COMMANDS = {
+    "ucdp": "import_ucdp",
+    "acled": "import_acled",
+    "claims": "import_csv",
+    "oryx": "import_oryx",
+    "positions": "import_positions",
+}
 # rows/s the issue asks for: new rows per backend, and re-importing an unchanged file.
 TARGETS = {("new", "pg"): 20_000, ("new", "sqlite"): 5_000, ("unchanged", "pg"): 50_000}
 TARGETS[("unchanged", "sqlite")] = 50_000
@@ -217,10 +225,72 @@ def citation_cells(rng: random.Random, prefix: str, date: datetime.date, role: s
     return {prefix + column: value for column, value in values.items()}
 
 
+# Systems as Oryx names them (with its running count in front, now and then), by whose they were.
+ORYX_SYSTEMS = {
+    "Russia": ["T-72B3 obr. 2016", "T-80BV", "BMP-2(K)", "BMP-3", "MT-LB", "BTR-82A", "2S19 Msta-S",
+               "BM-21 Grad", "9K37 Buk-M1", "KamAZ 6x6", "Ural-4320", "Orlan-10", "Ka-52", "Su-34"],
+    "Ukraine": ["T-64BV", "M2A2 Bradley ODS-SA", "M113A1", "Leopard 2A6", "M777", "BM-21 Grad",
+                "HMMWV", "Bayraktar TB2", "Mi-8", "MiG-29"],
+}  # fmt: skip
+ORYX_FIRST_DAY, ORYX_DAYS = datetime.date(2022, 3, 19), 1219  # the scrape's days, to 2025-07-19
+ORYX_ORIGINS = {"Russia": ["Russia", "Soviet Union"], "Ukraine": ["Soviet Union", "United States", "Germany"]}
+
+
+def oryx_rows(rng: random.Random, rows: int):
+    yield ["country", "origin", "system", "status", "url", "date_recorded", "sysID", "imageID", "statusID", "matID"]
+    statuses = ["destroyed", "destroyed", "damaged", "abandoned", "captured"]
+    for number in range(rows):
+        country = "Russia" if rng.random() < 0.75 else "Ukraine"
+        system = rng.choice(ORYX_SYSTEMS[country])
+        if rng.random() < 0.4:
+            system = f"{rng.randrange(1, 2000)} {system}"
+        status = rng.choice(statuses)
+        yield [
+            country,
+            rng.choice(ORYX_ORIGINS[country]),
+            system,
+            status,
+            f"https://i.postimg.cc/{rng.randrange(16**8):08x}/{number}.jpg",
+            (ORYX_FIRST_DAY + datetime.timedelta(days=rng.randrange(ORYX_DAYS))).isoformat(),
+            str(rng.randrange(1, 300)),
+            str(number),
+            str(statuses.index(status) + 1),
+            f"bench-{number}",
+        ]
+
+
+def positions_rows(rng: random.Random, rows: int):
+    """Daily positions of a few hundred battalions under some dozens of brigades and a few armies."""
+    yield ["date", "lat", "lng", "unit", "subordinate_to", "country", "strength", "type", "sources_url",
+           "sources_date", "notes"]  # fmt: skip
+    armies = [f"{n}th Combined Arms Army" for n in (6, 20, 29, 35, 36, 41, 49, 58)]
+    brigades = [(f"{n}th Motor Rifle Brigade", rng.choice(armies)) for n in range(100, 160)]
+    battalions = [(f"{n}th Battalion, {brigade}", brigade) for n in range(1, 6) for brigade, _ in brigades]
+    units = [(name, parent, "brigade") for name, parent in brigades] + [(n, p, "battalion") for n, p in battalions]
+    for number in range(rows):
+        name, parent, kind = rng.choice(units)
+        day = some_date(rng, 2022, 2025)
+        yield [
+            day.isoformat(),
+            f"{rng.uniform(46.5, 52.5):.5f}",
+            f"{rng.uniform(33.0, 40.0):.5f}",
+            name,
+            parent,
+            "Russia",
+            rng.choice(["", "1 BTG", "2 BTGs", "reduced"]),
+            kind,
+            f"https://t.me/bench_channel_{rng.randrange(20)}/{number}",
+            (day + datetime.timedelta(days=rng.randrange(3))).isoformat(),
+            f"Reported near the front on {day:%d %B %Y}." if rng.random() < 0.3 else "",
+        ]
+
+
 GENERATORS = {
     "ucdp": from_sample("ucdp_ged_v23_1_sample200.csv", revise_ucdp),
     "acled": from_sample("acled_sample.csv", revise_acled),
     "claims": claims_rows,
+    "oryx": oryx_rows,
+    "positions": positions_rows,
 }
 
 
@@ -328,7 +398,7 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--rows", type=int, help="Rows per file (default 100,000).")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--smoke", action="store_true", help="3,000 rows per file (unless --rows says otherwise).")
-    parser.add_argument("--layouts", default="ucdp,acled,claims")
+    parser.add_argument("--layouts", default=",".join(GENERATORS))
     parser.add_argument("--backends", default="pg,sqlite")
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/osint_import_bench")
