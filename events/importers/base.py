@@ -1080,9 +1080,8 @@ class ImportCommand(BaseCommand):
                     self.stderr.write(f"warning {problem}", style_func=self.style.WARNING)
 
         try:
-            summary = import_file(
+            summary = self.run_import(
                 path=file,
-                importer=self.importer_class(),
                 batch_size=batch_size,
                 dry_run=dry_run,
                 progress=not no_progress and self.stdout.isatty(),
@@ -1098,3 +1097,7 @@ class ImportCommand(BaseCommand):
             ) from error
         if verbosity >= 1:
             self.stdout.write(str(summary))
+
+    def run_import(self, **options) -> ImportSummary:
+        """The import itself, with the command's options (``import_file``'s arguments but the importer)."""
+        return import_file(importer=self.importer_class(), **options)

@@ -1,7 +1,4 @@
-from django.core.management.base import CommandError
-from django.db import DatabaseError
-
-from events.importers.base import ImportCommand, ImportFileError
+from events.importers.base import ImportCommand
 from events.importers.positions import PositionImporter, import_positions
 
 
@@ -15,32 +12,5 @@ class Command(ImportCommand):
     )
     importer_class = PositionImporter
 
-    def handle(self, *args, file, dry_run, batch_size, no_progress, verbosity, **options):
-        if batch_size < 1:
-            raise CommandError("--batch-size must be at least 1.")
-
-        def on_problem(problem, rejected):
-            if verbosity >= 1:
-                if rejected:
-                    self.stderr.write(f"rejected {problem}")
-                else:
-                    self.stderr.write(f"warning {problem}", style_func=self.style.WARNING)
-
-        try:
-            summary = import_positions(
-                path=file,
-                batch_size=batch_size,
-                dry_run=dry_run,
-                progress=not no_progress and self.stdout.isatty(),
-                change_reason=f"{self.importer_class.label} import of {file.name}",
-                on_problem=on_problem,
-            )
-        except ImportFileError as error:
-            raise CommandError(str(error)) from None
-        except DatabaseError as error:
-            raise CommandError(
-                f"The import stopped on a database error: {error}. Batches written before it are saved; "
-                "run the same command again to finish (rows already imported are left as they are)."
-            ) from error
-        if verbosity >= 1:
-            self.stdout.write(str(summary))
+    def run_import(self, **options):
+        return import_positions(**options)
