@@ -469,24 +469,42 @@ class UnitFilterSet(BaseFilterSet):
         return queryset.filter(pk__in=unit_subtree_ids(unit.pk))
 
 
-class UnitPositionFilterSet(BaseFilterSet):
+def unit_filters(records: str, preposition: str):
+    """``unit`` and ``unit__in`` (with the units under them) and ``unit__exact`` of a list of ``records``
+    that have a unit; :class:`UnitSubtreeMixin` filters by them."""
+    units = Unit.objects.all()
+    return (
+        RecordIdFilter(
+            queryset=units, method="filter_unit", help_text=f"{records} {preposition} this unit or any unit under it."
+        ),
+        RecordIdsFilter(
+            queryset=units,
+            method="filter_unit",
+            help_text=f"{records} {preposition} any of these units or any unit under them: ids, comma-separated or "
+            "repeated.",
+        ),
+        RecordIdFilter(
+            queryset=units,
+            field_name="unit",
+            help_text=f"{records} {preposition} this unit itself, not {preposition} the units under it.",
+        ),
+    )
+
+
+class UnitSubtreeMixin:
+    """The records of a unit (or of any of several) and of every unit under it (:func:`unit_filters`)."""
+
+    def filter_unit(self, queryset, name, value):
+        units = [value.pk] if isinstance(value, Unit) else self.filters[name].existing(value)
+        return queryset.filter(unit_id__in=unit_subtree_ids(*units))
+
+
+class UnitPositionFilterSet(UnitSubtreeMixin, BaseFilterSet):
     """Units' reported positions; ``unit`` takes in the units under it, so a formation's track has its sub-units'."""
 
     search_fields = ("unit__name", "strength", "notes")
 
-    unit = RecordIdFilter(
-        queryset=Unit.objects.all(), method="filter_unit", help_text="Positions of this unit or any unit under it."
-    )
-    unit__in = RecordIdsFilter(
-        queryset=Unit.objects.all(),
-        method="filter_unit",
-        help_text="Positions of any of these units or any unit under them: ids, comma-separated or repeated.",
-    )
-    unit__exact = RecordIdFilter(
-        queryset=Unit.objects.all(),
-        field_name="unit",
-        help_text="Positions of this unit itself, not of the units under it.",
-    )
+    unit, unit__in, unit__exact = unit_filters("Positions", "of")
     country = ChoiceFilter(
         field_name="unit__country",
         choices=Unit._meta.get_field("country").choices,
@@ -535,10 +553,6 @@ class UnitPositionFilterSet(BaseFilterSet):
 
     def modified_condition(self, since):
         return super().modified_condition(since) | Q(unit__updated_at__gte=since) | Q(source__updated_at__gte=since)
-
-    def filter_unit(self, queryset, name, value):
-        units = [value.pk] if isinstance(value, Unit) else self.filters[name].existing(value)
-        return queryset.filter(unit_id__in=unit_subtree_ids(*units))
 
     def keep(self, queryset, name, value):
         return queryset  # read by the view
@@ -759,23 +773,11 @@ class EventFilterSet(CitedFilterSet):
         )
 
 
-class CasualtyReportFilterSet(CitedFilterSet):
+class CasualtyReportFilterSet(UnitSubtreeMixin, CitedFilterSet):
     citation_subject = "casualty_report"
     search_fields = ("description", "date_text", "unit__name", "event__title")
 
-    unit = RecordIdFilter(
-        queryset=Unit.objects.all(), method="filter_unit", help_text="Reports on this unit or any unit under it."
-    )
-    unit__in = RecordIdsFilter(
-        queryset=Unit.objects.all(),
-        method="filter_unit",
-        help_text="Reports on any of these units or any unit under them: ids, comma-separated or repeated.",
-    )
-    unit__exact = RecordIdFilter(
-        queryset=Unit.objects.all(),
-        field_name="unit",
-        help_text="Reports on this unit itself, not on the units under it.",
-    )
+    unit, unit__in, unit__exact = unit_filters("Reports", "on")
     event__in = RecordIdsFilter(
         queryset=Event.objects.all(),
         field_name="event",
@@ -858,10 +860,6 @@ class CasualtyReportFilterSet(CitedFilterSet):
 
     def modified_condition(self, since):
         return super().modified_condition(since) | Q(unit__updated_at__gte=since) | Q(event__updated_at__gte=since)
-
-    def filter_unit(self, queryset, name, value):
-        units = [value.pk] if isinstance(value, Unit) else self.filters[name].existing(value)
-        return queryset.filter(unit_id__in=unit_subtree_ids(*units))
 
     def filter_losses(self, queryset, name, value):
         equipment = Q(equipment_type="")
