@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
-# Parallel test workers; `make test PYTEST_WORKERS=0` runs in one process.
+# Parallel test workers; `make test PYTEST_WORKERS=0` runs in one process. Tests marked with
+# one xdist_group run in one worker (tests/test_replicas.py).
 PYTEST_WORKERS ?= 2
 
 .PHONY: install install-dev run test lint schema clean
@@ -34,7 +35,7 @@ run: install
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 test: install-dev
-	$(BIN)/pytest -n $(PYTEST_WORKERS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -117,21 +117,66 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # An API runs many short queries side by side. JIT compilation would add tens of
-    # milliseconds whenever a cost estimate crosses its threshold, and parallel workers would
-    # compete with the other requests for the same cores; both are for long analytical queries.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-        "options", os.environ.get("DATABASE_SESSION_OPTIONS", "-c jit=off -c max_parallel_workers_per_gather=0")
+# Read replicas (PostgreSQL streaming replicas of DATABASE_URL): osint/replicas.py routes the
+# API's reads to them. Each is also the test mirror of the primary: it reads the test database
+# that the primary writes.
+REPLICA_DATABASES = []
+for _number, _url in enumerate(env_list("DATABASE_REPLICA_URLS"), start=1):
+    _replica = dj_database_url.parse(_url, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"], conn_health_checks=True)
+    if _replica["ENGINE"] != "django.db.backends.postgresql" or DATABASES["default"]["ENGINE"] != _replica["ENGINE"]:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URLS are PostgreSQL replicas of a PostgreSQL DATABASE_URL.")
+    # A replica that does not answer is left out after this long, not after the kernel's minutes.
+    _replica.setdefault("OPTIONS", {})["connect_timeout"] = int(os.environ.get("DATABASE_REPLICA_CONNECT_TIMEOUT", "2"))
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES[f"replica{_number}"] = _replica
+    REPLICA_DATABASES.append(f"replica{_number}")
+# Seconds a replica may lag behind the primary before it is left out, seconds between two
+# checks of each replica (in each process), and seconds for which a client that wrote reads
+# from the primary.
+DATABASE_REPLICA_MAX_LAG = float(os.environ.get("DATABASE_REPLICA_MAX_LAG", "10"))
+DATABASE_REPLICA_CHECK_SECONDS = float(os.environ.get("DATABASE_REPLICA_CHECK_SECONDS", "2"))
+MULTIDB_PINNING_SECONDS = int(os.environ.get("DATABASE_READ_YOUR_WRITES_SECONDS", "10"))
+MULTIDB_PINNING_COOKIE = "osint_primary"
+MULTIDB_PINNING_COOKIE_HTTPONLY = True
+# It carries no secret, only "wrote a moment ago", and must come back over plain HTTP too.
+MULTIDB_PINNING_COOKIE_SECURE = False
+# X-Database on every response: the databases its reads used, and whether each is a standby.
+DATABASE_ROUTING_HEADER = env_bool("DATABASE_ROUTING_HEADER")
+DATABASE_ROUTERS = ["osint.replicas.ReplicaRouter"] if REPLICA_DATABASES else []
+if REPLICA_DATABASES:
+    # Below DatabaseUnavailableMiddleware, so that a read that failed on a replica is answered
+    # from the primary before a 503 is considered.
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("osint.middleware.DatabaseUnavailableMiddleware") + 1,
+        "osint.replicas.ReplicaRoutingMiddleware",
     )
-    # psycopg prepares a statement once a connection has run it this many times, so PostgreSQL
-    # plans it once. Django binds its own queries client-side, which are never prepared; the
-    # records query of lists and details (events/api/pgjson.py) binds server-side and is. "off"
-    # behind a pooler in transaction mode that cannot keep prepared statements.
-    _prepare_threshold = os.environ.get("DATABASE_PREPARE_THRESHOLD", "2")
-    DATABASES["default"]["OPTIONS"].setdefault(
-        "prepare_threshold", None if _prepare_threshold.lower() in {"", "off", "none"} else int(_prepare_threshold)
-    )
+# Behind a pooler in transaction mode (PgBouncer's pool_mode = transaction), a connection is
+# shared between transactions: no server-side cursor may outlive one, no statement is prepared,
+# and the session settings below must come from the pooler (see the README, Deploying).
+DATABASE_TRANSACTION_POOLER = env_bool("DATABASE_TRANSACTION_POOLER")
+
+for _database in DATABASES.values():
+    if _database["ENGINE"] == "django.db.backends.postgresql":
+        _options = _database.setdefault("OPTIONS", {})
+        # An API runs many short queries side by side. JIT compilation would add tens of
+        # milliseconds whenever a cost estimate crosses its threshold, and parallel workers would
+        # compete with the other requests for the same cores; both are for long analytical queries.
+        _session_options = os.environ.get(
+            "DATABASE_SESSION_OPTIONS",
+            "" if DATABASE_TRANSACTION_POOLER else "-c jit=off -c max_parallel_workers_per_gather=0",
+        )
+        if _session_options:
+            _options.setdefault("options", _session_options)
+        # psycopg prepares a statement once a connection has run it this many times, so PostgreSQL
+        # plans it once. Django binds its own queries client-side, which are never prepared; the
+        # records query of lists and details (events/api/pgjson.py) binds server-side and is. "off"
+        # behind a pooler in transaction mode that cannot keep prepared statements.
+        _prepare_threshold = os.environ.get("DATABASE_PREPARE_THRESHOLD", "off" if DATABASE_TRANSACTION_POOLER else "2")
+        _options.setdefault(
+            "prepare_threshold", None if _prepare_threshold.lower() in {"", "off", "none"} else int(_prepare_threshold)
+        )
+        if DATABASE_TRANSACTION_POOLER:
+            _database["DISABLE_SERVER_SIDE_CURSORS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several workers (or runserver's threads) write at once. A write transaction takes the
     # lock when it begins, so a second writer waits for it (up to the timeout) instead of
@@ -188,8 +233,9 @@ RATELIMIT_FAIL_OPEN = True
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        # DRF's, also pinning a user who has just written to the primary (osint/replicas.py).
+        "osint.replicas.TokenAuthentication",
+        "osint.replicas.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.DjangoModelPermissionsOrAnonReadOnly"],
     "DEFAULT_FILTER_BACKENDS": ["events.api.filter_backends.StrictDjangoFilterBackend"],
