@@ -278,19 +278,24 @@ class Gunicorn:
         return [line for line in problems if "Booting worker" not in line] + boots[self.workers :]
 
 
-def service_times(log_path: Path) -> dict:
-    """Time each request spent in a gunicorn worker (the access log's %(L)s), in ms: no queueing."""
+def service_times(log_paths: Path | list[Path]) -> dict:
+    """Time each request spent in a gunicorn worker (the access log's %(L)s), in ms: no queueing.
+
+    Over the logs of one gunicorn or several.
+    """
     times = []
-    try:
-        for line in log_path.read_text(errors="replace").splitlines():
+    for log_path in log_paths if isinstance(log_paths, list) else [log_paths]:
+        try:
+            lines = log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        for line in lines:
             parts = line.split()
             if len(parts) >= 4 and parts[0].isdigit() and len(parts[0]) == 3:
                 try:
                     times.append(float(parts[-1]) * 1000)
                 except ValueError:
                     pass
-    except OSError:
-        pass
     row = latency_row(times)
     row["mean"] = sum(times) / len(times) if times else float("nan")
     return row

@@ -14,6 +14,9 @@ Environment:
 - ``LOADTEST_SAMPLES``: where every request's name, status and time are written at the end
 - ``LOADTEST_WAIT``: seconds between two tasks of a client (default 0: closed loop)
 - ``LOADTEST_SEED``: random seed
+- ``LOADTEST_HOSTS``: comma-separated base URLs of several app servers; each client sends its
+  requests to them in turn (a round-robin load balancer), keeping one cookie jar for all, so
+  that a write on one server is read back, or patched with its ETag, on another
 """
 
 import itertools
@@ -35,6 +38,7 @@ RUN_ID = os.environ.get("LOADTEST_RUN_ID") or time.strftime("%Y%m%d%H%M%S")
 JOURNAL_PATH = Path(os.environ.get("LOADTEST_JOURNAL", "loadtest-journal.jsonl"))
 SAMPLES_PATH = os.environ.get("LOADTEST_SAMPLES")
 SEED = int(os.environ.get("LOADTEST_SEED", "1"))
+HOSTS = [host.rstrip("/") for host in os.environ.get("LOADTEST_HOSTS", "").split(",") if host.strip()]
 
 state = {"catalogue": None, "journal": None}
 samples = []  # (name, status, response time in ms, failed)
@@ -79,6 +83,12 @@ class ApiClient(FastHttpUser):
         self.writes = itertools.count(1)
         self.own_reports: list[workload.OwnReport] = []
         self.auth = {"Authorization": f"Token {TOKEN}"}
+        # Clients start on different servers, then take them in turn.
+        self.servers = itertools.islice(itertools.cycle(HOSTS), self.number, None) if HOSTS else None
+
+    def url(self, path: str) -> str:
+        """The path on the next server in turn; on the one --host names without LOADTEST_HOSTS."""
+        return next(self.servers) + path if self.servers else path
 
     @property
     def catalogue(self) -> workload.Catalogue:
@@ -88,7 +98,7 @@ class ApiClient(FastHttpUser):
         return f"lt:{RUN_ID}:{self.number}:{next(self.writes)}"
 
     def read(self, name, path, expected=200, headers=None):
-        with self.client.get(path, name=name, headers=headers, catch_response=True) as response:
+        with self.client.get(self.url(path), name=name, headers=headers, catch_response=True) as response:
             if response.status_code != expected:
                 response.failure(f"{response.status_code}: {response.text[:200]}")
             return response
@@ -139,7 +149,7 @@ class ApiClient(FastHttpUser):
         marker = self.marker()
         payload, expect = workload.new_report(self.rng, self.catalogue, marker)
         with self.client.post(
-            "/api/casualty-reports/",
+            self.url("/api/casualty-reports/"),
             json=payload,
             headers=self.auth,
             name="POST /api/casualty-reports/",
@@ -161,7 +171,7 @@ class ApiClient(FastHttpUser):
         report = self.rng.choice(self.own_reports)
         payload, expect = workload.report_patch(self.rng, self.catalogue, report)
         with self.client.patch(
-            f"/api/casualty-reports/{report.id}/",
+            self.url(f"/api/casualty-reports/{report.id}/"),
             json=payload,
             headers={**self.auth, "If-Match": report.etag},
             name="PATCH /api/casualty-reports/<id>/ If-Match",
@@ -178,7 +188,7 @@ class ApiClient(FastHttpUser):
         marker = self.marker()
         payload, expect = workload.new_event(self.rng, self.catalogue, marker)
         with self.client.post(
-            "/api/events/", json=payload, headers=self.auth, name="POST /api/events/", catch_response=True
+            self.url("/api/events/"), json=payload, headers=self.auth, name="POST /api/events/", catch_response=True
         ) as response:
             body = response.json() if response.status_code == 201 else {}
             self.journal("create", "events", body.get("id"), marker, expect, response)

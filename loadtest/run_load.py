@@ -1,6 +1,14 @@
 """Load test: gunicorn in the production configuration on PostgreSQL, 32 clients for 60 s.
 
     loadtest/run_load.sh [--users 32] [--duration 60] [--workers N] [--port 8765] [--db osint_load]
+    loadtest/run_load.sh --topology both     # one server, then two servers with a replica
+
+``--topology`` picks what serves the load: ``single`` (the default) is one gunicorn on the
+primary; ``replicated`` is two gunicorns, each with ``--workers`` workers, reaching the primary
+through PgBouncer in transaction mode and reading from a streaming replica
+(``deploy/local-cluster.sh start`` sets both up on this machine), the clients taking the two
+servers in turn; ``both`` runs one after the other on fresh databases and prints them side by
+side.
 
 1. Drops and recreates the database (default ``osint_load``), migrates it, loads the seed data
    and creates a user ``loadtest`` with every events permission and a token.
@@ -41,6 +49,12 @@ def arguments():
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="gunicorn workers (default nproc).")
     parser.add_argument("--threads", type=int, default=1, help="Threads per gunicorn worker (default 1: sync).")
     parser.add_argument("--port", type=int, default=0, help="Port for gunicorn (default: a free one).")
+    parser.add_argument(
+        "--topology",
+        choices=("single", "replicated", "both"),
+        default="single",
+        help="One server on the primary, two servers with PgBouncer and a replica, or both in turn.",
+    )
     parser.add_argument("--db", default="osint_load", help="Database to drop and recreate (default osint_load).")
     parser.add_argument("--conn-max-age", type=int, default=600, help="DATABASE_CONN_MAX_AGE (default 600).")
     parser.add_argument("--out", type=Path, default=None, help="Output folder (default loadtest/results/load-<time>).")
@@ -85,40 +99,61 @@ def markdown(rows: list[dict], total: dict) -> str:
     return "\n".join(lines)
 
 
-def main():
-    args = arguments()
-    run_id = time.strftime("%Y%m%d%H%M%S")
-    out = args.out or harness.LOADTEST / "results" / f"load-{run_id}"
+REPLICA_PORT = int(os.environ.get("LOADTEST_REPLICA_PORT", "5433"))
+POOLER_PORT = int(os.environ.get("LOADTEST_POOLER_PORT", "6432"))
+
+
+def servers_for(args, topology: str, db_url: str, out: Path) -> list:
+    """The gunicorns of a topology (not started)."""
+    extra = (["--threads", str(args.threads)] if args.threads > 1 else []) + args.gunicorn_arg
+    env = harness.service_env(db_url, conn_max_age=args.conn_max_age)
+    if topology == "single":
+        ports = [args.port or harness.free_port()]
+    else:
+        name = db_url.rsplit("/", 1)[1]
+        env.update(
+            {
+                "DATABASE_URL": harness.database_url(name, port=POOLER_PORT),
+                "DATABASE_TRANSACTION_POOLER": "1",
+                "DATABASE_REPLICA_URLS": harness.database_url(name, port=REPLICA_PORT),
+            }
+        )
+        ports = [harness.free_port(), harness.free_port()]
+    return [
+        harness.Gunicorn(
+            env,
+            port=port,
+            workers=args.workers,
+            log_path=out / f"gunicorn-{number}.log",
+            extra_args=extra,
+            app=args.app,
+        )
+        for number, port in enumerate(ports, start=1)
+    ]
+
+
+def run_topology(args, topology: str, run_id: str, out: Path) -> dict:
+    """Serves the load with one topology; its summary (also written to ``out``)."""
     out.mkdir(parents=True, exist_ok=True)
-    harness.LOG_FILE = out / "run.log"
     journal, samples_path = out / "journal.jsonl", out / "samples.json"
-    port = args.port or harness.free_port()
-
-    if not harness.pg_ready():
-        sys.exit(f"PostgreSQL does not answer on {harness.PG_HOST}:{harness.PG_PORT}.")
-    if not harness.redis_ready():
-        sys.exit(f"Redis does not answer at {harness.REDIS_URL}.")
-
     started = time.monotonic()
     db_url, token = harness.prepare_database(args.db)
-    extra = (["--threads", str(args.threads)] if args.threads > 1 else []) + args.gunicorn_arg
-    server = harness.Gunicorn(
-        harness.service_env(db_url, conn_max_age=args.conn_max_age),
-        port=port,
-        workers=args.workers,
-        log_path=out / "gunicorn.log",
-        extra_args=extra,
-        app=args.app,
-    )
+    servers = servers_for(args, topology, db_url, out)
     failures = []
+    ports = [harness.PG_PORT] + ([REPLICA_PORT] if topology == "replicated" else [])
     try:
-        server.start()
-        workers_before = server.worker_pids()
+        for server in servers:
+            server.start()
+        workers_before = [server.worker_pids() for server in servers]
         load_before = harness.load_average()
         # CPU used per request, which does not depend on what else runs on the machine: the
-        # gunicorn workers' CPU time, and that of the PostgreSQL backends serving them.
-        backends_before = {pid: harness.cpu_seconds(pid) for pid in harness.backend_pids(args.db)}
-        workers_cpu_before = sum(harness.cpu_seconds(pid) for pid in workers_before)
+        # gunicorn workers' CPU time, and that of the PostgreSQL backends serving them (on the
+        # replica too) and of PgBouncer.
+        backends_before = {
+            (port, pid): harness.cpu_seconds(pid) for port in ports for pid in harness.backend_pids(args.db, port=port)
+        }
+        workers_cpu_before = sum(harness.cpu_seconds(pid) for pids in workers_before for pid in pids)
+        pooler_before = sum(harness.cpu_seconds(pid) for pid in pooler_pids()) if topology == "replicated" else 0.0
         env = {
             **os.environ,
             "LOADTEST_TOKEN": token,
@@ -126,6 +161,7 @@ def main():
             "LOADTEST_JOURNAL": str(journal),
             "LOADTEST_SAMPLES": str(samples_path),
             "LOADTEST_SEED": str(args.seed),
+            "LOADTEST_HOSTS": ",".join(server.url for server in servers) if len(servers) > 1 else "",
         }
         command = [
             str(harness.BIN / "locust"),
@@ -141,14 +177,18 @@ def main():
             "--stop-timeout",
             "30",
             "--host",
-            server.url,
+            servers[0].url,
             "--csv",
             str(out / "locust"),
             "--only-summary",
             "--loglevel",
             "WARNING",
         ]
-        log(f"Running locust: {args.users} clients for {args.duration} s against {server.url} (load {load_before})")
+        urls = ", ".join(server.url for server in servers)
+        log(
+            f"Running locust ({topology}): {args.users} clients for {args.duration} s against {urls} "
+            f"(load {load_before})"
+        )
         load_started = time.monotonic()
         with open(out / "locust.log", "w") as locust_log:
             locust = subprocess.run(
@@ -161,10 +201,15 @@ def main():
                 check=False,
             )
         load_seconds = time.monotonic() - load_started
-        workers_cpu = sum(harness.cpu_seconds(pid) for pid in server.worker_pids()) - workers_cpu_before
-        backends_cpu = sum(
-            harness.cpu_seconds(pid) - backends_before.get(pid, 0.0) for pid in harness.backend_pids(args.db)
+        workers_cpu = (
+            sum(harness.cpu_seconds(pid) for server in servers for pid in server.worker_pids()) - workers_cpu_before
         )
+        backends_cpu = sum(
+            harness.cpu_seconds(pid) - backends_before.get((port, pid), 0.0)
+            for port in ports
+            for pid in harness.backend_pids(args.db, port=port)
+        )
+        pooler_cpu = (sum(harness.cpu_seconds(pid) for pid in pooler_pids()) - pooler_before) if pooler_before else 0.0
         load_after = harness.load_average()
         log(f"locust finished with exit code {locust.returncode} after {load_seconds:.1f} s (load {load_after})")
 
@@ -187,46 +232,22 @@ def main():
 
         log("Checking every acknowledged write against the database")
         verification = harness.verify_writes(db_url, journal, run_id=run_id)
-        workers_after = server.worker_pids()
-        service_problems = server.log_problems()
+        workers_after = [server.worker_pids() for server in servers]
+        service_problems = [line for server in servers for line in server.log_problems()]
     finally:
-        server.stop()
+        for server in servers:
+            server.stop()
+        if topology == "replicated":
+            release_pooled_connections(args.db)
 
-    table = markdown(rows, total)
-    print()
-    print(
-        f"Load: {args.users} clients, {args.duration} s, gunicorn {args.workers} workers x {args.threads} thread(s), "
-        f"PostgreSQL, Redis cache; machine load average {load_before} before, {load_after} after."
-    )
-    print()
-    print(table)
-    print()
-    service = harness.service_times(out / "gunicorn.log")
-    print(
-        f"Time in a gunicorn worker per request (no queueing): mean {fmt(service['mean'])} ms, p50 "
-        f"{fmt(service['p50'])}, p95 {fmt(service['p95'])}, p99 {fmt(service['p99'])} ms over {service['requests']} "
-        f"requests; with {args.workers} worker(s) x {args.threads} thread(s) the rest of each latency is queueing."
-    )
+    service = harness.service_times([server.log_path for server in servers])
     served = max(service["requests"], 1)
     cpu = {
         "gunicorn_ms_per_request": workers_cpu * 1000 / served,
         "postgres_ms_per_request": backends_cpu * 1000 / served,
+        "pgbouncer_ms_per_request": pooler_cpu * 1000 / served,
     }
-    cpu["total_ms_per_request"] = cpu["gunicorn_ms_per_request"] + cpu["postgres_ms_per_request"]
-    cores = os.cpu_count() or 2
-    print(
-        f"CPU per request: {cpu['gunicorn_ms_per_request']:.1f} ms in gunicorn + "
-        f"{cpu['postgres_ms_per_request']:.1f} ms in PostgreSQL = {cpu['total_ms_per_request']:.1f} ms, "
-        f"so {cores} cores given to the service alone would "
-        f"serve about {cores * 1000 / cpu['total_ms_per_request']:.0f} requests/s of this mix."
-    )
-    print(f"Throughput: {total['rps']:.1f} requests/s over {elapsed:.1f} s; statuses {dict(sorted(statuses.items()))}.")
-    print(
-        f"Writes: {verification['acked_creates']} creates and {verification['acked_patches']} If-Match patches "
-        f"acknowledged; {verification['records_checked']} records checked: "
-        f"{len(verification['missing'])} missing, {len(verification['mismatched'])} with other values, "
-        f"{len(verification['phantoms'])} stored without acknowledgement."
-    )
+    cpu["total_ms_per_request"] = sum(cpu.values())
 
     if locust.returncode != 0:
         failures.append(f"locust exited with {locust.returncode}")
@@ -243,6 +264,8 @@ def main():
 
     summary = {
         "run_id": run_id,
+        "topology": topology,
+        "servers": len(servers),
         "users": args.users,
         "duration": args.duration,
         "workers": args.workers,
@@ -259,8 +282,136 @@ def main():
         "wall_seconds": time.monotonic() - started,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-    (out / "summary.md").write_text(table + "\n")
-    print(f"Results in {out} (total {summary['wall_seconds']:.0f} s).")
+    (out / "summary.md").write_text(markdown(rows, total) + "\n")
+    return summary
+
+
+def pooler_pids() -> list[int]:
+    """PgBouncer's processes on this machine."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if stat.read_text().strip() == "pgbouncer":
+                pids.append(int(stat.parent.name))
+        except OSError:
+            pass
+    return pids
+
+
+def release_pooled_connections(db: str) -> None:
+    """PgBouncer keeps server connections to the database; the next run drops and recreates it."""
+    import psycopg
+
+    with psycopg.connect(
+        host=harness.PG_HOST, port=POOLER_PORT, user=harness.PG_USER, dbname="pgbouncer", autocommit=True
+    ) as admin:
+        admin.execute(f'KILL "{db}"')
+        admin.execute(f'RESUME "{db}"')
+
+
+def describe(summary: dict) -> str:
+    if summary["topology"] == "single":
+        return f"one gunicorn ({summary['workers']} workers x {summary['threads']} thread(s)) on the primary"
+    return (
+        f"two gunicorns ({summary['workers']} workers x {summary['threads']} thread(s) each), the primary "
+        "through PgBouncer (transaction mode), reads from a streaming replica"
+    )
+
+
+def report(summary: dict) -> None:
+    args_line = (
+        f"Load: {summary['users']} clients, {summary['duration']} s, {describe(summary)}, PostgreSQL, Redis cache; "
+        f"machine load average {summary['load_average']['before']} before, {summary['load_average']['after']} after."
+    )
+    print()
+    print(f"## {summary['topology']}")
+    print()
+    print(args_line)
+    print()
+    print(markdown(summary["per_request"], summary["total"]))
+    print()
+    service, cpu, verification, total = (
+        summary["service_time"],
+        summary["cpu"],
+        summary["verification"],
+        summary["total"],
+    )
+    print(
+        f"Time in a gunicorn worker per request (no queueing): mean {fmt(service['mean'])} ms, p50 "
+        f"{fmt(service['p50'])}, p95 {fmt(service['p95'])}, p99 {fmt(service['p99'])} ms over {service['requests']} "
+        "requests; the rest of each latency is queueing."
+    )
+    cores = os.cpu_count() or 2
+    pooler = f" + {cpu['pgbouncer_ms_per_request']:.1f} ms in PgBouncer" if cpu["pgbouncer_ms_per_request"] else ""
+    print(
+        f"CPU per request: {cpu['gunicorn_ms_per_request']:.1f} ms in gunicorn + "
+        f"{cpu['postgres_ms_per_request']:.1f} ms in PostgreSQL{pooler} = {cpu['total_ms_per_request']:.1f} ms, "
+        f"so {cores} cores given to the service alone would "
+        f"serve about {cores * 1000 / cpu['total_ms_per_request']:.0f} requests/s of this mix "
+        f"({1000 / cpu['total_ms_per_request']:.0f} per core)."
+    )
+    statuses = dict(sorted(summary["statuses"].items()))
+    print(f"Throughput: {total['rps']:.1f} requests/s over {summary['elapsed']:.1f} s; statuses {statuses}.")
+    print(
+        f"Writes: {verification['acked_creates']} creates and {verification['acked_patches']} If-Match patches "
+        f"acknowledged; {verification['records_checked']} records checked: "
+        f"{len(verification['missing'])} missing, {len(verification['mismatched'])} with other values, "
+        f"{len(verification['phantoms'])} stored without acknowledgement."
+    )
+
+
+def comparison(summaries: list[dict]) -> str:
+    lines = [
+        "| topology | req/s | p50 ms | p95 ms | p99 ms | CPU ms/request | requests/s per core | failures "
+        "| lost writes |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for summary in summaries:
+        total, cpu, verification = summary["total"], summary["cpu"], summary["verification"]
+        lost = len(verification["missing"]) + len(verification["mismatched"])
+        lines.append(
+            f"| {describe(summary)} | {total['rps']:.1f} | {fmt(total['p50'])} | {fmt(total['p95'])} "
+            f"| {fmt(total['p99'])} | {cpu['total_ms_per_request']:.1f} | {1000 / cpu['total_ms_per_request']:.0f} "
+            f"| {total['failures']} | {lost} |"
+        )
+    return "\n".join(lines)
+
+
+def main():
+    args = arguments()
+    run_id = time.strftime("%Y%m%d%H%M%S")
+    out = args.out or harness.LOADTEST / "results" / f"load-{run_id}"
+    out.mkdir(parents=True, exist_ok=True)
+    harness.LOG_FILE = out / "run.log"
+    topologies = ["single", "replicated"] if args.topology == "both" else [args.topology]
+
+    if not harness.pg_ready():
+        sys.exit(f"PostgreSQL does not answer on {harness.PG_HOST}:{harness.PG_PORT}.")
+    if not harness.redis_ready():
+        sys.exit(f"Redis does not answer at {harness.REDIS_URL}.")
+    if "replicated" in topologies and not (harness.pg_ready(port=REPLICA_PORT) and harness.pg_ready(port=POOLER_PORT)):
+        sys.exit(
+            f"No replica on port {REPLICA_PORT} or no PgBouncer on {POOLER_PORT}: run deploy/local-cluster.sh start."
+        )
+
+    started = time.monotonic()
+    summaries = []
+    for topology in topologies:
+        # Each topology gets its own run id, so that its writes are told apart from the other's.
+        summaries.append(
+            run_topology(args, topology, f"{run_id}{topology[0]}", out / topology if len(topologies) > 1 else out)
+        )
+    for summary in summaries:
+        report(summary)
+    if len(summaries) > 1:
+        table = comparison(summaries)
+        (out / "comparison.md").write_text(table + "\n")
+        print()
+        print("## Side by side")
+        print()
+        print(table)
+    print(f"Results in {out} (total {time.monotonic() - started:.0f} s).")
+    failures = [f"{summary['topology']}: {failure}" for summary in summaries for failure in summary["failures"]]
     if failures:
         print("FAILED:\n- " + "\n- ".join(failures))
         sys.exit(1)

@@ -13,6 +13,7 @@ import inspect
 from django.db.models import Choices
 from django.utils.module_loading import import_string
 from django_filters.filters import ModelChoiceFilter
+from drf_spectacular.authentication import SessionScheme as BaseSessionScheme
 from drf_spectacular.openapi import AutoSchema as BaseAutoSchema
 from drf_spectacular.plumbing import ResolvedComponent, get_override
 from drf_spectacular.settings import spectacular_settings
@@ -22,6 +23,18 @@ from rest_framework import permissions, serializers
 
 from ..filtersets import MAX_ID, article
 from .fields import RecordURLField
+
+
+class SessionScheme(BaseSessionScheme):
+    """drf-spectacular's cookieAuth, for subclasses of DRF's session authentication too.
+
+    The service authenticates with subclasses that pin recent writers to the primary database
+    (osint/replicas.py); they are documented as the classes they extend. (The token scheme
+    already matches subclasses.)
+    """
+
+    match_subclasses = True
+    priority = 0
 
 
 class ErrorSerializer(serializers.Serializer):
