@@ -8,7 +8,9 @@ primary; ``replicated`` is two gunicorns, each with ``--workers`` workers, reach
 through PgBouncer in transaction mode and reading from a streaming replica
 (``deploy/local-cluster.sh start`` sets both up on this machine), the clients taking the two
 servers in turn; ``both`` runs one after the other on fresh databases and prints them side by
-side.
+side. ``--stop-replica-at S`` stops the replica S seconds into the replicated load and starts
+it again ``--replica-down`` seconds later: the run must still have no failed request and no
+lost write, and the replica must serve reads again.
 
 1. Drops and recreates the database (default ``osint_load``), migrates it, loads the seed data
    and creates a user ``loadtest`` with every events permission and a token.
@@ -31,6 +33,7 @@ import math
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -55,6 +58,14 @@ def arguments():
         default="single",
         help="One server on the primary, two servers with PgBouncer and a replica, or both in turn.",
     )
+    parser.add_argument(
+        "--stop-replica-at",
+        type=float,
+        default=None,
+        help="With the replica: stop it this many seconds into the load, and start it again "
+        "--replica-down seconds later; the run then also fails unless the replica serves reads again.",
+    )
+    parser.add_argument("--replica-down", type=float, default=5.0, help="Seconds the replica stays stopped (5).")
     parser.add_argument("--db", default="osint_load", help="Database to drop and recreate (default osint_load).")
     parser.add_argument("--conn-max-age", type=int, default=600, help="DATABASE_CONN_MAX_AGE (default 600).")
     parser.add_argument("--out", type=Path, default=None, help="Output folder (default loadtest/results/load-<time>).")
@@ -189,7 +200,10 @@ def run_topology(args, topology: str, run_id: str, out: Path) -> dict:
             f"Running locust ({topology}): {args.users} clients for {args.duration} s against {urls} "
             f"(load {load_before})"
         )
+        outage = ReplicaOutage(args) if topology == "replicated" and args.stop_replica_at is not None else None
         load_started = time.monotonic()
+        if outage:
+            outage.schedule()
         with open(out / "locust.log", "w") as locust_log:
             locust = subprocess.run(
                 command,
@@ -235,6 +249,8 @@ def run_topology(args, topology: str, run_id: str, out: Path) -> dict:
         workers_after = [server.worker_pids() for server in servers]
         service_problems = [line for server in servers for line in server.log_problems()]
     finally:
+        if outage:
+            outage.finish()
         for server in servers:
             server.stop()
         if topology == "replicated":
@@ -261,6 +277,8 @@ def run_topology(args, topology: str, run_id: str, out: Path) -> dict:
         failures.append(f"gunicorn workers changed during the run: {workers_before} -> {workers_after}")
     if service_problems:
         failures.append(f"the service log shows problems: {service_problems[:10]}")
+    if outage:
+        failures.extend(outage.problems())
 
     summary = {
         "run_id": run_id,
@@ -279,11 +297,72 @@ def run_topology(args, topology: str, run_id: str, out: Path) -> dict:
         "statuses": statuses,
         "verification": verification,
         "failures": failures,
+        "replica_outage": outage.events if outage else None,
         "wall_seconds": time.monotonic() - started,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     (out / "summary.md").write_text(markdown(rows, total) + "\n")
     return summary
+
+
+class ReplicaOutage:
+    """Stops the replica cluster under load and starts it again; checks it serves reads afterwards."""
+
+    def __init__(self, args):
+        self.at, self.down, self.db = args.stop_replica_at, args.replica_down, args.db
+        self.cluster = os.environ.get("LOADTEST_REPLICA_CLUSTER", "replica")
+        self.version = os.environ.get("PG_VERSION") or max(os.listdir("/etc/postgresql"), key=float)
+        self.events: list[str] = []
+        self.timers: list[threading.Timer] = []
+        self.transactions_at_start = -1
+
+    def ctl(self, action: str) -> None:
+        fast = ["-m", "fast"] if action == "stop" else []
+        command = ["pg_ctlcluster", "--skip-systemctl-redirect", self.version, self.cluster, action, *fast]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        self.events.append(f"{time.strftime('%H:%M:%S')} replica {action}: exit {result.returncode}")
+        log(self.events[-1])
+
+    def schedule(self) -> None:
+        self.timers = [threading.Timer(self.at, self.ctl, ["stop"]), threading.Timer(self.at + self.down, self.restart)]
+        for timer in self.timers:
+            timer.daemon = True
+            timer.start()
+
+    def restart(self) -> None:
+        self.ctl("start")
+        harness.wait_for(lambda: harness.pg_ready(port=REPLICA_PORT), timeout=30)
+        self.transactions_at_start = self.replica_transactions()
+
+    def replica_transactions(self) -> int:
+        """Transactions committed on the replica in the database (read-only ones: a standby's)."""
+        import psycopg
+
+        try:
+            with psycopg.connect(
+                host=harness.PG_HOST, port=REPLICA_PORT, user=harness.PG_USER, dbname="postgres", connect_timeout=5
+            ) as conn:
+                row = conn.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = %s", [self.db]).fetchone()
+                return int(row[0]) if row else 0
+        except psycopg.Error:
+            return -1
+
+    def finish(self) -> None:
+        for timer in self.timers:
+            timer.join(timeout=self.at + self.down + 60)
+        if not harness.pg_ready(port=REPLICA_PORT):
+            self.ctl("start")  # whatever happened, the replica is left running
+
+    def problems(self) -> list[str]:
+        """Run after the servers stopped, so that their backends' statistics are counted."""
+        problems = []
+        if not any("stop: exit 0" in event for event in self.events):
+            problems.append(f"the replica was not stopped: {self.events}")
+        if not any("start: exit 0" in event for event in self.events):
+            problems.append(f"the replica was not started again: {self.events}")
+        elif not self.replica_transactions() > self.transactions_at_start >= 0:
+            problems.append("the replica served no read after it was started again")
+        return problems
 
 
 def pooler_pids() -> list[int]:
@@ -350,6 +429,8 @@ def report(summary: dict) -> None:
         f"serve about {cores * 1000 / cpu['total_ms_per_request']:.0f} requests/s of this mix "
         f"({1000 / cpu['total_ms_per_request']:.0f} per core)."
     )
+    if summary["replica_outage"]:
+        print(f"Replica outage under load: {'; '.join(summary['replica_outage'])}.")
     statuses = dict(sorted(summary["statuses"].items()))
     print(f"Throughput: {total['rps']:.1f} requests/s over {summary['elapsed']:.1f} s; statuses {statuses}.")
     print(

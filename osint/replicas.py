@@ -211,6 +211,7 @@ class ReplicaRoutingMiddleware(PinningRouterMiddleware):
             return None  # the primary failed: DatabaseUnavailableMiddleware answers 503
         logger.warning("A read on %s failed (%s); answering from the primary", ", ".join(failed), exception)
         pin_this_thread()
+        _state.used = set()  # what answers is the second run, on the primary
         match = request.resolver_match
         try:
             response = match.func(request, *match.args, **match.kwargs)

@@ -49,7 +49,7 @@ def pg_version():
 REPLICA_CLUSTER = os.environ.get("REPLICA_CLUSTER", "replica")
 REDIS_URL = "redis://127.0.0.1:6379/13"
 USER_RATE = 40  # per minute, per user, on the pair of servers
-MAX_LAG = 3  # seconds
+MAX_LAG = 5  # seconds: beside the rest of the suite, the replica may fall a few seconds behind
 PINNED_SECONDS = 3
 
 REPLICA = "replica1 (standby)"
@@ -77,14 +77,20 @@ def replica_cluster(action):
         capture_output=True,
         timeout=60,
     )
+    if action == "start":
+        # pg_ctlcluster returns once the server runs; it answers once recovery is consistent.
+        assert harness.wait_for(lambda: harness.pg_ready(host=HOST, port=REPLICA_PORT), timeout=60)
 
 
 def replica_has(table, pk, dbname, timeout=10.0):
     """Waits until the replica has replayed the row."""
 
     def found():
-        with connect(REPLICA_PORT, dbname) as conn:
-            return conn.execute(f"SELECT 1 FROM {table} WHERE id = %s", [pk]).fetchone() is not None
+        try:
+            with connect(REPLICA_PORT, dbname) as conn:
+                return conn.execute(f"SELECT 1 FROM {table} WHERE id = %s", [pk]).fetchone() is not None
+        except psycopg.OperationalError:  # still starting
+            return False
 
     return harness.wait_for(found, timeout=timeout, interval=0.1)
 
@@ -175,6 +181,7 @@ def test_reads_reach_the_replica_and_writes_the_primary(servers):
     name = settings.DATABASES["default"]["NAME"]
     assert replica_has("events_source", source.pk, name)
     for server in servers:
+        wait_for_database(server, f"/api/sources/{source.pk}/", REPLICA)
         for path in (f"/api/sources/{source.pk}/", "/api/sources/", "/api/events/?limit=5"):
             response = requests.get(f"{server.url}{path}", timeout=10)
             assert response.status_code == 200, response.text
@@ -208,9 +215,7 @@ def test_a_read_right_after_a_write_sees_it_on_either_server(servers):
     # The window closes: the same user reads from the replica again.
     time.sleep(PINNED_SECONDS + 0.5)
     for server in servers:
-        response = requests.get(f"{server.url}/api/sources/{created['id']}/", headers=auth, timeout=10)
-        assert response.status_code == 200
-        assert response.headers["X-Database"] == REPLICA
+        wait_for_database(server, f"/api/sources/{created['id']}/", REPLICA, headers=auth)
 
 
 def test_a_stopped_replica_is_routed_around_and_rejoins(servers):
