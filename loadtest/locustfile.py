@@ -4,10 +4,11 @@
     .venv/bin/locust -f loadtest/locustfile.py --headless -u 32 -r 32 -t 60s --host http://127.0.0.1:8765
 
 Reads are anonymous: event lists with filters, event details, casualty reports of a unit, text
-search, sources (the public, which the writers' pinning cookie does not follow); the writers read
-their own records back with their token. Writes use the token: casualty reports with an inline citation, PATCHes of
-them with ``If-Match`` (each client only changes the reports it created, so the ETag it holds
-is always current and a 412 is an error), and events with a unit and a citation.
+search, sources (the public, which the writers' pinning cookie does not follow); the writers
+read their own records back with their token. Writes use the token: casualty reports with an
+inline citation, PATCHes of them with ``If-Match`` (each client only changes the reports it
+created, so the ETag it holds is always current and a 412 is an error), and events with a unit
+and a citation.
 
 Environment:
 - ``LOADTEST_TOKEN`` (required for writes), ``LOADTEST_RUN_ID`` (marker prefix, default a timestamp)
