@@ -39,6 +39,16 @@ def log(message: str) -> None:
             file.write(line + "\n")
 
 
+def start_run(out: Path | None, prefix: str) -> tuple[str, Path]:
+    """A run id from the clock and the run's output folder (default results/<prefix>-<id>), logged to."""
+    global LOG_FILE
+    run_id = time.strftime("%Y%m%d%H%M%S")
+    out = out or LOADTEST / "results" / f"{prefix}-{run_id}"
+    out.mkdir(parents=True, exist_ok=True)
+    LOG_FILE = out / "run.log"
+    return run_id, out
+
+
 def database_url(name: str, *, host: str = PG_HOST, port: int = PG_PORT) -> str:
     return f"postgres://{PG_USER}@{host}:{port}/{name}"
 

@@ -511,10 +511,7 @@ def analyse(responses, marks, args) -> tuple[dict, list[str]]:
 
 def main():
     args = arguments()
-    run_id = time.strftime("%Y%m%d%H%M%S")
-    out = args.out or harness.LOADTEST / "results" / f"faults-{run_id}"
-    out.mkdir(parents=True, exist_ok=True)
-    harness.LOG_FILE = out / "run.log"
+    run_id, out = harness.start_run(args.out, "faults")
 
     def on_signal(signum, frame):
         raise SystemExit(f"stopped by signal {signum}")

@@ -460,10 +460,7 @@ def comparison(summaries: list[dict]) -> str:
 
 def main():
     args = arguments()
-    run_id = time.strftime("%Y%m%d%H%M%S")
-    out = args.out or harness.LOADTEST / "results" / f"load-{run_id}"
-    out.mkdir(parents=True, exist_ok=True)
-    harness.LOG_FILE = out / "run.log"
+    run_id, out = harness.start_run(args.out, "load")
     topologies = ["single", "replicated"] if args.topology == "both" else [args.topology]
 
     if not harness.pg_ready():
