@@ -411,6 +411,9 @@ class AutoSchema(BaseAutoSchema):
             "429": (error, "Too many requests; retry after the number of seconds in the Retry-After header."),
             "503": (error, "The database is unavailable; retry after the Retry-After header."),
             "406": (error, "None of the media types in the Accept header is offered here."),
+            # Answered by the HTTP server (gunicorn's limit_request_line, 4094 bytes by default),
+            # before the request reaches the service: its body is the server's own.
+            "414": (None, "The URL is longer than the server accepts: send fewer or shorter query parameters."),
         }
         errors["400"] = (
             self._component("ValidationError", VALIDATION_ERRORS),
