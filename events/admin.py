@@ -22,6 +22,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import IntegrityError, models, router, transaction
 from django.db.models import Exists, OuterRef, Q
+from django.db.models.sql.where import WhereNode
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -376,7 +377,9 @@ class BoundedCountPaginator(Paginator):
     def count(self):
         counter = LimitOffsetPagination()
         counter.count_exact = True
-        count = counter.get_count(self.object_list)
+        # The rows' ids alone: the changelist's annotations (status, citation count) would be
+        # computed for every row counted.
+        count = counter.get_count(self.object_list.values("pk"))
         self.count_exact = counter.count_exact
         return count
 
@@ -387,7 +390,11 @@ class BoundedCountPaginator(Paginator):
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
         ids = list(self.object_list.values_list("pk", flat=True)[bottom : bottom + self.per_page])
-        rows = {row.pk: row for row in self.object_list.order_by().filter(pk__in=ids)}
+        rows = self.object_list.order_by()
+        # The ids already meet the list's filters and search: asked again, a search would read
+        # all its matches (a common word's hundreds of thousands) to keep the page's hundred.
+        rows.query.where = WhereNode()
+        rows = {row.pk: row for row in rows.filter(pk__in=ids)}
         return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
 
 

@@ -213,6 +213,44 @@ def test_the_date_drilldown_offers_what_djangos_would(staff_client, params):
 
 
 @pytest.mark.django_db
+def test_a_searched_lists_drilldown_probes_every_period_in_one_statement(staff_client):
+    """The search is evaluated once for all the periods, not once per period."""
+    for day in ("2021-03-05", "2022-07-01", "2023-01-02"):
+        make_event(start_date=datetime.date.fromisoformat(day), title="Bridge")
+    make_event(start_date=datetime.date(2024, 5, 1), title="Depot")
+    with CaptureQueriesContext(connection) as queries:
+        response = staff_client.get(admin_url(Event, "changelist"), {"q": "bridge"})
+    assert response.status_code == HTTPStatus.OK
+    assert response.context["cl"].result_count == 3
+    assert [choice["title"] for choice in probed_choices(response)] == ["2021", "2022", "2023"]
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert sum(sql.startswith("WITH periods") for sql in statements) == 1
+
+
+@pytest.mark.django_db
+def test_a_searched_lists_later_pages_hold_the_next_matches_in_order(staff_client, monkeypatch):
+    """A page's rows are read by their ids alone; they are still the search's, in the list's order."""
+    monkeypatch.setattr(admin.site._registry[Event], "list_per_page", 2)
+    bridges = [make_event(start_date=datetime.date(2021, 1, day), title=f"Bridge {day}") for day in range(1, 6)]
+    for day in range(1, 4):
+        make_event(start_date=datetime.date(2021, 2, day), title="Depot")
+    expected = [event.pk for event in sorted(bridges, key=lambda event: event.start_date, reverse=True)]
+    pages = []
+    for number in (1, 2, 3):
+        response = staff_client.get(admin_url(Event, "changelist"), {"q": "bridge", "p": number})
+        assert response.status_code == HTTPStatus.OK
+        pages.append([row.pk for row in response.context["cl"].result_list])
+        assert all(row.citation_count == 0 for row in response.context["cl"].result_list)
+    assert pages == [expected[:2], expected[2:4], expected[4:]]
+
+
+def probed_choices(response):
+    from events.templatetags.events_admin import probed_date_hierarchy
+
+    return probed_date_hierarchy(response.context["cl"])["choices"]
+
+
+@pytest.mark.django_db
 def test_unit_changelist_shows_strength_as_a_range(staff_client):
     make_unit(strength_low=10000, strength_best=11000, strength_high=12000)
     make_unit(strength_low=4000)

@@ -7,6 +7,11 @@ million events. Here the first and last dates are read along the date's index (o
 whether each candidate year, month or day holds a record is one ``EXISTS`` of a date range
 apiece, all of them in one query. The choices are the same as Django's, and so is the markup
 (Django's own tag renders them).
+
+In that query the periods are rows of a ``VALUES`` list that one ``EXISTS`` reads, rather than
+a subquery each: the list's other conditions are then evaluated once for all the periods. On
+SQLite a search's matches are read into a list once, not once per period, which at a million
+records is the difference between tens and hundreds of milliseconds for a common word.
 """
 
 import datetime
@@ -14,7 +19,7 @@ import datetime
 from django import template
 from django.contrib.admin.templatetags.admin_list import date_hierarchy
 from django.contrib.admin.templatetags.base import InclusionAdminNode
-from django.db import connections
+from django.db import connections, models
 from django.db.models import Max, Min
 
 register = template.Library()
@@ -45,6 +50,7 @@ class ProbedDates:
         self.queryset = queryset
         self.field_name = field_name
         self.field = queryset.model._meta.get_field(field_name)
+        self._bounds = None
 
     def aggregate(self, **aggregates):
         """``first=Min(field), last=Max(field)``, each along the index of the date."""
@@ -54,12 +60,15 @@ class ProbedDates:
         return dict(zip(("first", "last"), self.bounds(), strict=True))
 
     def bounds(self):
-        dated = self.queryset.filter(**{f"{self.field_name}__isnull": False}).values(self.field_name)
-        first, last = _scalars(
-            self.queryset,
-            [dated.order_by(self.field_name)[:1], dated.order_by(f"-{self.field_name}")[:1]],
-        )
-        return [self.field.to_python(value) for value in (first, last)]
+        """The first and last dates, read once: ``date_hierarchy`` asks, then ``dates()`` does."""
+        if self._bounds is None:
+            dated = self.queryset.filter(**{f"{self.field_name}__isnull": False}).values(self.field_name)
+            first, last = _scalars(
+                self.queryset,
+                [dated.order_by(self.field_name)[:1], dated.order_by(f"-{self.field_name}")[:1]],
+            )
+            self._bounds = [self.field.to_python(value) for value in (first, last)]
+        return self._bounds
 
     def dates(self, field_name, kind, order="ASC"):
         assert field_name == self.field_name and order == "ASC"
@@ -67,12 +76,64 @@ class ProbedDates:
         if first is None:
             return []
         candidates = list(periods(first, last, kind))
-        probes = [
-            self.queryset.filter(**{f"{field_name}__gte": start, f"{field_name}__lt": end}).order_by().values("pk")[:1]
-            for start, end in candidates
-        ]
+        holding = self.holding(candidates)
+        if holding is not None:
+            return [start for start, _end in candidates if start in holding]
+        probes = [self.probe(start, end) for start, end in candidates]
         found = _scalars(self.queryset, probes)
         return [start for (start, _end), pk in zip(candidates, found, strict=True) if pk is not None]
+
+    def probe(self, start, end):
+        """A record of the period, found along the date's index."""
+        field_name = self.field_name
+        return (
+            self.queryset.filter(**{f"{field_name}__gte": start, f"{field_name}__lt": end})
+            .order_by(field_name)
+            .values("pk")[:1]
+        )
+
+    def holding(self, candidates) -> set | None:
+        """The starts of the periods that hold a record, read with one ``EXISTS`` over a ``VALUES`` list.
+
+        The probe of one period is compiled with two marker dates, whose placeholders become
+        the list's columns. None when that cannot be done (a date and time field, markers not
+        found once each): the caller probes period by period.
+        """
+        if type(self.field) is not models.DateField or not candidates:
+            return None
+        connection = connections[self.queryset.db]
+        markers = [
+            connection.ops.adapt_datefield_value(day) for day in (datetime.date(1, 1, 1), datetime.date(1, 1, 2))
+        ]
+        sql, params = _compiled(self.probe(datetime.date(1, 1, 1), datetime.date(1, 1, 2)))
+        pieces = sql.split("%s")
+        if len(pieces) != len(params) + 1 or [params.count(marker) for marker in markers] != [1, 1]:
+            return None
+        columns = {markers[0]: "periods.period_start", markers[1]: "periods.period_end"}
+        exists, exists_params = [pieces[0]], []
+        for param, piece in zip(params, pieces[1:], strict=True):
+            if param in columns:
+                exists.append(columns[param])
+            else:
+                exists.append("%s")
+                exists_params.append(param)
+            exists.append(piece)
+        adapted = {connection.ops.adapt_datefield_value(start): start for start, _end in candidates}
+        values_params = [
+            value for start, end in candidates for value in (connection.ops.adapt_datefield_value(start),
+                                                             connection.ops.adapt_datefield_value(end))
+        ]  # fmt: skip
+        values = ", ".join(["(%s, %s)"] * len(candidates))
+        if connection.vendor == "postgresql":
+            values = ", ".join(["(%s::date, %s::date)"] * len(candidates))
+        statement = (
+            f"WITH periods(period_start, period_end) AS (VALUES {values}) "
+            f"SELECT periods.period_start FROM periods WHERE EXISTS ({''.join(exists)})"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(statement, values_params + exists_params)
+            found = [row[0] for row in cursor.fetchall()]
+        return {adapted.get(value, value) for value in found}
 
 
 def periods(first: datetime.date, last: datetime.date, kind: str):
