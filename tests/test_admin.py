@@ -214,7 +214,7 @@ def test_the_date_drilldown_offers_what_djangos_would(staff_client, params):
 
 @pytest.mark.django_db
 def test_a_searched_lists_drilldown_probes_every_period_in_one_statement(staff_client):
-    """The search is evaluated once for all the periods, not once per period."""
+    """On SQLite the search is evaluated once for all the periods, not once per period."""
     for day in ("2021-03-05", "2022-07-01", "2023-01-02"):
         make_event(start_date=datetime.date.fromisoformat(day), title="Bridge")
     make_event(start_date=datetime.date(2024, 5, 1), title="Depot")
@@ -224,7 +224,7 @@ def test_a_searched_lists_drilldown_probes_every_period_in_one_statement(staff_c
     assert response.context["cl"].result_count == 3
     assert [choice["title"] for choice in probed_choices(response)] == ["2021", "2022", "2023"]
     statements = [query["sql"] for query in queries.captured_queries]
-    assert sum(sql.startswith("WITH periods") for sql in statements) == 1
+    assert sum(sql.startswith("WITH periods") for sql in statements) == (1 if connection.vendor == "sqlite" else 0)
 
 
 @pytest.mark.django_db
