@@ -84,7 +84,6 @@ class ReplicaPool:
         self.aliases = aliases
         self.health = {alias: Health() for alias in aliases}
         self._turn = itertools.count()
-        self._lock = threading.Lock()
 
     def check(self, alias: str) -> Health:
         """Asks the replica whether it is in recovery and how far behind it is."""
@@ -212,6 +211,7 @@ class ReplicaRoutingMiddleware(PinningRouterMiddleware):
         logger.warning("A read on %s failed (%s); answering from the primary", ", ".join(failed), exception)
         pin_this_thread()
         _state.used = set()  # what answers is the second run, on the primary
+        request.replica_retry = True  # counted once against the client's rate (events/api/throttling.py)
         match = request.resolver_match
         try:
             response = match.func(request, *match.args, **match.kwargs)

@@ -57,6 +57,34 @@ def test_users_have_their_own_higher_limit(api, curator_api, low_rates):
     assert codes == [200] * 5 + [429], "an authenticated user is counted apart from anonymous clients"
 
 
+def test_a_read_answered_again_from_the_primary_counts_once(api, low_rates, settings, monkeypatch):
+    """A replica that fails mid-request: the view runs again on the primary, one request to the client."""
+    from events.api.views import SourceViewSet
+    from osint import replicas
+
+    settings.MIDDLEWARE = [
+        *settings.MIDDLEWARE[: settings.MIDDLEWARE.index("osint.middleware.DatabaseUnavailableMiddleware") + 1],
+        "osint.replicas.ReplicaRoutingMiddleware",
+        *settings.MIDDLEWARE[settings.MIDDLEWARE.index("osint.middleware.DatabaseUnavailableMiddleware") + 1 :],
+    ]
+    unhealthy = replicas.Health(False, 0.0, "unreachable: connection refused")
+    monkeypatch.setattr(replicas, "pool", lambda: type("Pool", (), {"check": lambda self, alias: unhealthy})())
+    monkeypatch.setattr(replicas, "used_replicas", lambda: {"replica1"})
+    runs = []
+    listing = SourceViewSet.list
+
+    def replica_fails_first(view, request, *args, **kwargs):
+        runs.append(request.path)
+        if not getattr(request._request, "replica_retry", False):
+            raise OperationalError("server closed the connection unexpectedly")
+        return listing(view, request, *args, **kwargs)
+
+    monkeypatch.setattr(SourceViewSet, "list", replica_fails_first)
+    codes = [api.get("/api/sources/").status_code for _ in range(4)]
+    assert len(runs) == 6  # each answered request ran twice; the refused one not at all
+    assert codes == [200, 200, 200, 429], "the rate counts requests, not runs of the view"
+
+
 def test_cors_for_configured_origins(api, settings):
     settings.CORS_ALLOWED_ORIGINS = ["https://dashboard.example.org"]
     response = api.get("/api/events/", HTTP_ORIGIN="https://dashboard.example.org")
