@@ -116,6 +116,13 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
             if estimate is not None and estimate > EXACT_COUNT_LIMIT:
                 self.count_exact = False
                 return estimate
+        if bounded is None and (documents := search.documents_sql(queryset.values("pk"))) is not None:
+            # A search alone, on SQLite: counted in its index, which stops at the bound; the
+            # table's rows would be read only once all the matches were listed.
+            sql, params = documents
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT count(*) FROM ({sql} LIMIT {EXACT_COUNT_LIMIT + 1})", params)
+                bounded = cursor.fetchone()[0]
         if bounded is None:
             bounded = queryset[: EXACT_COUNT_LIMIT + 1].count()
         if bounded <= EXACT_COUNT_LIMIT:
