@@ -46,11 +46,14 @@ def _scalars(queryset, subqueries) -> list:
 class ProbedDates:
     """Stands for the changelist's queryset in ``date_hierarchy``: the two calls it makes."""
 
-    def __init__(self, queryset, field_name):
+    def __init__(self, queryset, field_name, *, searched=False, drilled=()):
         self.queryset = queryset
         self.field_name = field_name
         self.field = queryset.model._meta.get_field(field_name)
+        self.searched = searched
+        self.drilled = drilled  # (year,) or (year, month): the drill-down's choice so far
         self._bounds = None
+        self._held = {}  # kind -> the starts of the periods found to hold a record
 
     def aggregate(self, **aggregates):
         """``first=Min(field), last=Max(field)``, each along the index of the date."""
@@ -62,19 +65,61 @@ class ProbedDates:
     def bounds(self):
         """The first and last dates, read once: ``date_hierarchy`` asks, then ``dates()`` does."""
         if self._bounds is None:
-            dated = self.queryset.filter(**{f"{self.field_name}__isnull": False}).values(self.field_name)
-            first, last = _scalars(
-                self.queryset,
-                [dated.order_by(self.field_name)[:1], dated.order_by(f"-{self.field_name}")[:1]],
-            )
-            self._bounds = [self.field.to_python(value) for value in (first, last)]
+            self._bounds = self.bounds_by_periods() or self.bounds_by_index(self.queryset)
         return self._bounds
+
+    def bounds_by_index(self, queryset):
+        dated = queryset.filter(**{f"{self.field_name}__isnull": False}).values(self.field_name)
+        first, last = _scalars(
+            queryset, [dated.order_by(self.field_name)[:1], dated.order_by(f"-{self.field_name}")[:1]]
+        )
+        return [self.field.to_python(value) for value in (first, last)]
+
+    def bounds_by_periods(self):
+        """A searched list's bounds, exact to the period that tells them apart, from the periods
+        that hold its matches; None where the periods cannot be read in one statement.
+
+        SQLite reads all of a search's matches for every statement that names it, so reading
+        the first and the last match (two reads) and then the periods (a third) costs three
+        times one read. The years that hold a match are found in one read instead, the table's
+        own first and last dates (along the index, without the search) giving the candidates;
+        only when one year holds them all are its months read, and so on to the days (drilled
+        down to a year or a month, its months or days alone are read). What
+        ``date_hierarchy`` does with the bounds is compare their years and months: two
+        periods' starts compare as the first and last match would.
+        """
+        if not self.searched or not self.holds_in_one_statement():
+            return None
+        if self.drilled:
+            # Within the year or month chosen, which the list's filter already keeps to.
+            year, month = (*self.drilled, None)[:2]
+            try:
+                start = datetime.date(year, month or 1, 1)
+            except ValueError:
+                return None
+            first, end = next(periods(start, start, "month" if month else "year"))
+            last = end - datetime.timedelta(days=1)
+        else:
+            first, last = self.bounds_by_index(self.queryset.model._default_manager.all())
+            if first is None:
+                return [None, None]
+        # Drilled down, date_hierarchy asks for the next level's periods alone.
+        kinds = ("year", "month", "day")[len(self.drilled) :][: 1 if self.drilled else None]
+        for kind in kinds:
+            candidates = dict(periods(first, last, kind))
+            held = self._held[kind] = sorted(self.holding(list(candidates.items())))
+            if len(held) != 1 or kind == kinds[-1]:
+                break
+            first, last = held[0], candidates[held[0]] - datetime.timedelta(days=1)
+        return [held[0], held[-1]] if held else [None, None]
 
     def dates(self, field_name, kind, order="ASC"):
         assert field_name == self.field_name and order == "ASC"
         first, last = self.bounds()
         if first is None:
             return []
+        if kind in self._held:
+            return self._held[kind]
         candidates = list(periods(first, last, kind))
         holding = self.holding(candidates)
         if holding is not None:
@@ -92,6 +137,10 @@ class ProbedDates:
             .values("pk")[:1]
         )
 
+    def holds_in_one_statement(self) -> bool:
+        # PostgreSQL plans each period's subquery on its own without reading a search again.
+        return connections[self.queryset.db].vendor == "sqlite" and type(self.field) is models.DateField
+
     def holding(self, candidates) -> set | None:
         """The starts of the periods that hold a record, read with one ``EXISTS`` over a ``VALUES`` list.
 
@@ -100,8 +149,7 @@ class ProbedDates:
         found once each): the caller probes period by period.
         """
         connection = connections[self.queryset.db]
-        # PostgreSQL plans each period's subquery on its own without reading a search again.
-        if connection.vendor != "sqlite" or type(self.field) is not models.DateField or not candidates:
+        if not self.holds_in_one_statement() or not candidates:
             return None
         markers = [
             connection.ops.adapt_datefield_value(day) for day in (datetime.date(1, 1, 1), datetime.date(1, 1, 2))
@@ -158,7 +206,16 @@ class ProbedChangeList:
 
     def __init__(self, changelist):
         self._changelist = changelist
-        self.queryset = ProbedDates(changelist.queryset, changelist.date_hierarchy)
+        field_name = changelist.date_hierarchy
+        drilled = []
+        for part in ("year", "month"):
+            try:
+                drilled.append(int(changelist.params[f"{field_name}__{part}"]))
+            except (KeyError, ValueError):
+                break
+        self.queryset = ProbedDates(
+            changelist.queryset, field_name, searched=bool(changelist.query), drilled=tuple(drilled)
+        )
 
     def __getattr__(self, name):
         return getattr(self._changelist, name)
