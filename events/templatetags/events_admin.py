@@ -107,7 +107,11 @@ class ProbedDates:
         kinds = ("year", "month", "day")[len(self.drilled) :][: 1 if self.drilled else None]
         for kind in kinds:
             candidates = dict(periods(first, last, kind))
-            held = self._held[kind] = sorted(self.holding(list(candidates.items())))
+            found = self.holding(list(candidates.items()))
+            if found is None:  # the probe could not be read in one statement
+                self._held.clear()
+                return None
+            held = self._held[kind] = sorted(found)
             if len(held) != 1 or kind == kinds[-1]:
                 break
             first, last = held[0], candidates[held[0]] - datetime.timedelta(days=1)
