@@ -62,10 +62,12 @@ def test_a_read_answered_again_from_the_primary_counts_once(api, low_rates, sett
     from events.api.views import SourceViewSet
     from osint import replicas
 
+    # Where settings.py puts it when replicas are configured.
+    after = settings.MIDDLEWARE.index("osint.middleware.DatabaseUnavailableMiddleware") + 1
     settings.MIDDLEWARE = [
-        *settings.MIDDLEWARE[: settings.MIDDLEWARE.index("osint.middleware.DatabaseUnavailableMiddleware") + 1],
+        *settings.MIDDLEWARE[:after],
         "osint.replicas.ReplicaRoutingMiddleware",
-        *settings.MIDDLEWARE[settings.MIDDLEWARE.index("osint.middleware.DatabaseUnavailableMiddleware") + 1 :],
+        *settings.MIDDLEWARE[after:],
     ]
     unhealthy = replicas.Health(False, 0.0, "unreachable: connection refused")
     monkeypatch.setattr(replicas, "pool", lambda: type("Pool", (), {"check": lambda self, alias: unhealthy})())

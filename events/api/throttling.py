@@ -36,7 +36,7 @@ class CountedRateThrottle(throttling.SimpleRateThrottle):
             rate=(self.num_requests, self.duration),
             # A read the replica failed is run again on the primary (osint/replicas.py): the
             # client made one request, counted on the first run.
-            increment=not getattr(getattr(request, "_request", request), "replica_retry", False),
+            increment=not getattr(request, "replica_retry", False),
         )
         return self.usage is None or not self.usage["should_limit"]
 

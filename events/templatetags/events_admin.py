@@ -103,8 +103,9 @@ class ProbedDates:
             first, last = self.bounds_by_index(self.queryset.model._default_manager.all())
             if first is None:
                 return [None, None]
-        # Drilled down, date_hierarchy asks for the next level's periods alone.
-        kinds = ("year", "month", "day")[len(self.drilled) :][: 1 if self.drilled else None]
+        kinds = ("year", "month", "day")[len(self.drilled) :]
+        if self.drilled:
+            kinds = kinds[:1]  # date_hierarchy asks for the next level's periods alone
         for kind in kinds:
             candidates = dict(periods(first, last, kind))
             found = self.holding(list(candidates.items()))
